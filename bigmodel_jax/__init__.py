@@ -1,0 +1,1 @@
+"""bigmodel_jax: JAX/Flax research workloads sharing one training path."""

@@ -1,0 +1,21 @@
+"""Errors that are the user's to fix: the launcher prints them as one line and exits non-zero."""
+
+
+class UserError(Exception):
+  """Bad input: missing or corrupt data, a bad config, an incompatible checkpoint."""
+
+
+class DataError(UserError):
+  """A dataset could not be found or read."""
+
+
+class ConfigError(UserError):
+  """A config value is unknown, of the wrong type, or impossible on this mesh."""
+
+
+class CheckpointError(UserError):
+  """A checkpoint does not fit the run that tries to restore it."""
+
+
+class TrainingDiverged(UserError):
+  """The loss became NaN or infinite; the last good checkpoint is kept."""

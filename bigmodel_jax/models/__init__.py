@@ -1,0 +1,30 @@
+"""Model registry: `config.model.name` picks the class, the other `config.model` keys are its fields."""
+import dataclasses
+
+import flax.linen as nn
+
+from bigmodel_jax.errors import ConfigError
+from bigmodel_jax.models.cnn import CNN
+from bigmodel_jax.models.mlp import MLP
+from bigmodel_jax.models.resnet import ResNet
+
+MODELS = {
+    "cnn": CNN,
+    "mlp": MLP,
+    "resnet": ResNet,
+}
+
+
+def build_model(model_config, num_outputs: int) -> nn.Module:
+  """Instantiates `MODELS[model_config.name]` with every other key of the section as a field."""
+  name = model_config.name
+  if name not in MODELS:
+    raise ConfigError(f"model.name={name!r}; choose one of {sorted(MODELS)}")
+  cls = MODELS[name]
+  fields = {f.name for f in dataclasses.fields(cls)} - {"parent", "name", "num_outputs"}
+  options = {k: v for k, v in model_config.items() if k != "name"}
+  unknown = sorted(set(options) - fields)
+  if unknown:
+    raise ConfigError(f"model {name!r} has no option(s) {unknown}; it takes {sorted(fields)}")
+  options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+  return cls(num_outputs=num_outputs, **options)

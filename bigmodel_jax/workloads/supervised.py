@@ -1,0 +1,131 @@
+"""Supervised learning: image classification (cross-entropy) and regression (MSE)."""
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from bigmodel_jax import classification_metrics, plots
+from bigmodel_jax.data.pipeline import load_supervised_data
+from bigmodel_jax.models import build_model
+from bigmodel_jax.optim import make_optimizer
+from bigmodel_jax.train_state import TrainState
+from bigmodel_jax.workloads.base import Workload
+
+
+def make_data(config):
+  return load_supervised_data(config.data, config.train.batch_size, config.seed)
+
+
+def num_train_steps(config, spec) -> int:
+  return config.train.num_steps if config.train.num_steps > 0 else config.train.num_epochs * spec.steps_per_epoch
+
+
+def _model_and_optimizer(config, spec):
+  return build_model(config.model, spec.num_outputs), make_optimizer(config.optimizer, num_train_steps(config, spec))
+
+
+def init_state(rng, *, config, spec) -> TrainState:
+  model, tx = _model_and_optimizer(config, spec)
+  params_rng, dropout_rng = jax.random.split(rng)
+  dummy = jnp.zeros((1,) + tuple(spec.input_shape), jnp.float32)
+  variables = model.init({"params": params_rng, "dropout": dropout_rng}, dummy, train=False)
+  return TrainState.create(variables, tx)
+
+
+def random_crop(x_BxHxWxC, rng, padding: int):
+  """Zero-pads by `padding` and takes a random crop of the original size per example."""
+  b, h, w, _ = x_BxHxWxC.shape
+  padded = jnp.pad(x_BxHxWxC, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  offsets = jax.random.randint(rng, (b, 2), 0, 2 * padding + 1)
+  crop = lambda img, off: jax.lax.dynamic_slice(img, (off[0], off[1], 0), (h, w, img.shape[-1]))
+  return jax.vmap(crop)(padded, offsets)
+
+
+def random_flip(x_BxHxWxC, rng):
+  """Mirrors each image left-right with probability 1/2."""
+  flip = jax.random.bernoulli(rng, 0.5, (x_BxHxWxC.shape[0], 1, 1, 1))
+  return jnp.where(flip, x_BxHxWxC[:, :, ::-1], x_BxHxWxC)
+
+
+def augment(inputs, rng, data_cfg):
+  crop_rng, flip_rng = jax.random.split(rng)
+  if data_cfg.crop_padding > 0:
+    inputs = random_crop(inputs, crop_rng, data_cfg.crop_padding)
+  if data_cfg.horizontal_flip:
+    inputs = random_flip(inputs, flip_rng)
+  return inputs
+
+
+def per_example_loss(outputs, targets, *, is_classification: bool, label_smoothing: float = 0.0):
+  if is_classification:
+    onehot = optax.smooth_labels(jax.nn.one_hot(targets, outputs.shape[-1]), label_smoothing)
+    return optax.softmax_cross_entropy(outputs, onehot)
+  return jnp.mean(jnp.square(outputs - targets), axis=-1)
+
+
+def train_step(state: TrainState, batch, rng, *, config, spec):
+  model, tx = _model_and_optimizer(config, spec)
+  augment_rng, dropout_rng = jax.random.split(rng)
+  inputs = augment(batch["inputs"], augment_rng, config.data) if spec.is_classification else batch["inputs"]
+  mutable = list(state.model_state)
+
+  def loss_fn(params):
+    outputs, new_model_state = model.apply(
+        {"params": params, **state.model_state}, inputs, train=True,
+        rngs={"dropout": dropout_rng}, mutable=mutable)
+    losses = per_example_loss(outputs, batch["targets"], is_classification=spec.is_classification,
+                              label_smoothing=config.train.label_smoothing)
+    return losses.mean(), (outputs, new_model_state)
+
+  (loss, (outputs, new_model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
+  if spec.is_classification:
+    metrics["accuracy"] = jnp.mean(jnp.argmax(outputs, -1) == batch["targets"])
+  new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
+                            model_state=new_model_state, opt_state=opt_state)
+  return new_state, metrics
+
+
+def eval_step(state: TrainState, batch, *, config, spec) -> dict:
+  model = build_model(config.model, spec.num_outputs)
+  outputs = model.apply({"params": state.params, **state.model_state}, batch["inputs"], train=False)
+  loss = per_example_loss(outputs, batch["targets"], is_classification=spec.is_classification)
+  if spec.is_classification:
+    return {"loss": loss, "prediction": jnp.argmax(outputs, -1), "target": batch["targets"]}
+  return {"loss": loss, "prediction": outputs, "target": batch["targets"]}
+
+
+def summarize(outputs, *, config, data) -> dict:
+  del config
+  metrics = {"loss": float(np.mean(outputs["loss"]))}
+  if data.spec.is_classification:
+    metrics["accuracy"] = float(np.mean(outputs["prediction"] == outputs["target"]))
+  else:
+    metrics["mse"] = metrics["loss"]
+  return metrics
+
+
+def report(outputs, workdir, *, config, data) -> dict:
+  """Per-class precision/recall/F1, the confusion matrix and a 5x5 prediction grid of the test split."""
+  del config
+  if not data.spec.is_classification:
+    return {}
+  names = data.class_names
+  cm = classification_metrics.confusion_matrix(outputs["target"], outputs["prediction"], len(names))
+  scores = classification_metrics.precision_recall_f1(cm)
+  plots.plot_confusion_matrix(cm, names, os.path.join(workdir, "confusion_matrix.png"))
+  shown = min(25, len(outputs["target"]))
+  plots.plot_prediction_grid(data.display_images("test")[:shown], outputs["target"][:shown],
+                             outputs["prediction"][:shown], names, os.path.join(workdir, "predictions.png"))
+  result = {f"macro_{k}": float(scores[f"macro_{k}"]) for k in ("precision", "recall", "f1")}
+  result["per_class"] = {name: {k: float(scores[k][i]) for k in ("precision", "recall", "f1")}
+                         for i, name in enumerate(names)}
+  result["confusion_matrix"] = cm.tolist()
+  return result
+
+
+WORKLOAD = Workload(make_data=make_data, num_train_steps=num_train_steps, init_state=init_state,
+                    train_step=train_step, eval_step=eval_step, summarize=summarize, report=report)

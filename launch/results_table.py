@@ -1,0 +1,60 @@
+r"""Rewrites the results table in WORKSPACE.md from the summary.json files of finished runs.
+
+  .venv/bin/python -m launch.results_table --runs=runs [--workspace=WORKSPACE.md]
+
+Each run directory under --runs contributes one row: the config's experiment, the
+test metrics, the steps, the training and wall time, the devices and the date of
+the summary. Rows whose config is not among configs/ are kept as they are named.
+"""
+import datetime
+import glob
+import json
+import os
+import platform
+
+from absl import app, flags
+
+_RUNS = flags.DEFINE_string("runs", "runs", "Folder whose subfolders are run workdirs.")
+_WORKSPACE = flags.DEFINE_string("workspace", "WORKSPACE.md", "File holding the table between markers.")
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _row(run_dir: str, summary: dict) -> str:
+  test = summary["test"]
+  shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(test.items()) if k != "loss")
+  date = datetime.date.fromtimestamp(os.path.getmtime(os.path.join(run_dir, "summary.json")))
+  hardware = f"{summary['devices']}x {summary['device_kind']}"
+  if summary["device_kind"] == "cpu":
+    hardware = f"{os.cpu_count()}-core CPU ({platform.machine()})"
+  train = summary.get("train_time_s")
+  return (f"| {os.path.basename(run_dir)} | {shown} | {summary['step']} | "
+          f"{train:.0f} s | {summary['wall_time_s']:.0f} s | {hardware} | {date} |" if train is not None else
+          f"| {os.path.basename(run_dir)} | {shown} | {summary['step']} | - | "
+          f"{summary['wall_time_s']:.0f} s | {hardware} | {date} |")
+
+
+def results_table(runs: str) -> str:
+  lines = ["| run | test metrics | steps | train time | wall time | hardware | date |",
+           "|---|---|---|---|---|---|---|"]
+  for path in sorted(glob.glob(os.path.join(runs, "*", "summary.json"))):
+    with open(path) as f:
+      lines.append(_row(os.path.dirname(path), json.load(f)))
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  with open(_WORKSPACE.value) as f:
+    text = f.read()
+  if BEGIN not in text or END not in text:
+    raise SystemExit(f"error: {_WORKSPACE.value} has no {BEGIN} ... {END} markers")
+  head, rest = text.split(BEGIN, 1)
+  _, tail = rest.split(END, 1)
+  with open(_WORKSPACE.value, "w") as f:
+    f.write(f"{head}{BEGIN}\n{results_table(_RUNS.value)}\n{END}{tail}")
+  print(results_table(_RUNS.value))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,80 @@
+"""Model properties: shapes, parameter counts by hand, pooling, mixed precision, the registry."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from bigmodel_jax.errors import ConfigError
+from bigmodel_jax.models import build_model
+from bigmodel_jax.models.cnn import CNN
+from bigmodel_jax.models.common import max_pool_2x2
+from bigmodel_jax.models.resnet import ResNet
+
+
+def _count(params):
+  return sum(x.size for x in jax.tree.leaves(params))
+
+
+def _init(model, shape):
+  return model.init(jax.random.PRNGKey(0), jnp.zeros(shape), train=False)
+
+
+def test_source_cnn_parameter_count_by_hand():
+  # conv5x5 1->32, pool, conv5x5 32->64, pool ('VALID': 28->24->12->8->4), dense 4*4*64->128, dense 128->10.
+  expected = (25 * 32 + 32) + (25 * 32 * 64 + 64) + (4 * 4 * 64 * 128 + 128) + (128 * 10 + 10)
+  assert _count(_init(CNN(num_outputs=10), (1, 28, 28, 1))["params"]) == expected == 184586
+
+
+def test_cnn_on_cifar_shaped_input_gives_logits():
+  model = CNN(num_outputs=10, kernel_size=3, padding="SAME")
+  variables = _init(model, (1, 32, 32, 3))
+  logits = model.apply(variables, jnp.ones((4, 32, 32, 3)), train=False)
+  assert logits.shape == (4, 10) and logits.dtype == jnp.float32
+
+
+def test_max_pool_matches_flax_max_pool_including_odd_sizes():
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 7, 9, 3))
+  np.testing.assert_array_equal(max_pool_2x2(x), nn.max_pool(x, (2, 2), (2, 2)))
+
+
+def test_dropout_is_active_only_in_training():
+  model = CNN(num_outputs=10, dropout=0.5)
+  variables = _init(model, (1, 28, 28, 1))
+  x = jax.random.normal(jax.random.PRNGKey(2), (3, 28, 28, 1))
+  np.testing.assert_array_equal(model.apply(variables, x, train=False), model.apply(variables, x, train=False))
+  a = model.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(3)})
+  b = model.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(4)})
+  assert not np.allclose(a, b)
+
+
+def test_resnet_tracks_batch_statistics_in_training():
+  model = ResNet(num_outputs=10, stage_sizes=(1, 1), widths=(8, 16))
+  variables = _init(model, (1, 28, 28, 1))
+  assert "batch_stats" in variables
+  x = jax.random.normal(jax.random.PRNGKey(5), (4, 28, 28, 1)) * 3 + 1
+  logits, updated = model.apply(variables, x, train=True, mutable=["batch_stats"])
+  assert logits.shape == (4, 10)
+  changed = jax.tree.map(lambda a, b: not np.allclose(a, b), variables["batch_stats"], updated["batch_stats"])
+  assert all(jax.tree.leaves(changed))
+
+
+def test_bfloat16_computes_in_bfloat16_with_float32_params():
+  model = CNN(num_outputs=10, dtype="bfloat16")
+  variables = _init(model, (1, 28, 28, 1))
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables))
+  _, inter = model.apply(variables, jnp.ones((2, 28, 28, 1)), train=False,
+                         capture_intermediates=True, mutable=["intermediates"])
+  assert inter["intermediates"]["Conv_0"]["__call__"][0].dtype == jnp.bfloat16
+
+
+def test_registry_builds_from_config_and_rejects_unknown_options():
+  cfg = ml_collections.ConfigDict({"name": "mlp", "hidden": (2,), "activation": "sigmoid",
+                                   "dropout": 0.0, "dtype": "float32"})
+  model = build_model(cfg, num_outputs=1)
+  params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 2)), train=False)["params"]
+  assert _count(params) == (2 * 2 + 2) + (2 * 1 + 1)   # The source's 2-2-1 network.
+  cfg.depth = 3
+  with pytest.raises(ConfigError, match="depth"):
+    build_model(cfg, num_outputs=1)
