@@ -8,6 +8,8 @@ import dataclasses
 import functools
 import json
 import os
+import queue
+import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -147,19 +149,34 @@ def check_finite(step: int, metrics: dict, last_good: Optional[int]) -> None:
 
 def prefetch(iterator, size: int = 2):
   """Assembles the next host batches on a thread while the devices run the current step."""
-  import queue
-  import threading
-  buffer = queue.Queue(maxsize=size)
-  done = object()
+  buffer, stop, done = queue.Queue(maxsize=size), threading.Event(), object()
+
+  def put(item) -> bool:
+    while not stop.is_set():
+      try:
+        buffer.put(item, timeout=0.1)
+        return True
+      except queue.Full:
+        continue
+    return False
 
   def fill():
-    for item in iterator:
-      buffer.put(item)
-    buffer.put(done)
+    try:
+      for item in iterator:
+        if not put(item):
+          return
+    except Exception as e:  # Handed to the consumer, which re-raises it.
+      put(e)
+    put(done)
 
   threading.Thread(target=fill, daemon=True).start()
-  while (item := buffer.get()) is not done:
-    yield item
+  try:
+    while (item := buffer.get()) is not done:
+      if isinstance(item, Exception):
+        raise item
+      yield item
+  finally:  # The consumer stopped early (StopTraining, an error): let the thread end.
+    stop.set()
 
 
 def _eval_interval(run: Run) -> int:

@@ -7,6 +7,8 @@ Hardware: 2-core CPU. Time: < 1 minute. Expected: ~98% test accuracy on the fixe
 """
 import ml_collections
 
+from bigmodel_jax import config_sections as sections
+
 
 def get_config(arg=None):
   c = ml_collections.ConfigDict()
@@ -33,47 +35,15 @@ def get_config(arg=None):
   c.data.crop_padding = 1
   c.data.horizontal_flip = False     # Digits are not mirror-symmetric.
 
-  c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = "adam"          # sgd | adam | adamw | rmsprop
-  c.optimizer.learning_rate = 3e-3
-  c.optimizer.schedule = "warmup_cosine"  # constant | warmup_cosine | onecycle
-  c.optimizer.warmup_steps = 20
-  c.optimizer.final_lr_fraction = 0.0
-  c.optimizer.momentum = 0.9         # sgd and rmsprop.
-  c.optimizer.nesterov = False       # sgd.
-  c.optimizer.b1 = 0.9               # adam / adamw.
-  c.optimizer.b2 = 0.999
-  c.optimizer.eps = 1e-8
-  c.optimizer.rms_decay = 0.9        # rmsprop.
-  c.optimizer.weight_decay = 0.0
-  c.optimizer.grad_clip_norm = 1.0   # Global-norm clipping (0 = off).
-
-  c.train = ml_collections.ConfigDict()
-  c.train.batch_size = 64            # Global; must divide by the mesh's data axis.
-  c.train.num_epochs = 30
-  c.train.num_steps = -1             # > 0 overrides num_epochs.
-  c.train.label_smoothing = 0.0
-  c.train.log_every_steps = 20
-  c.train.eval_every_steps = -1      # -1 = once an epoch.
-  c.train.progress_bar = True
-
-  c.eval = ml_collections.ConfigDict()
-  c.eval.batch_size = 128
-
-  c.checkpoint = ml_collections.ConfigDict()
-  c.checkpoint.every_steps = 200
-  c.checkpoint.keep = 2
-  c.checkpoint.async_save = True
-
-  c.mesh = ml_collections.ConfigDict()
-  c.mesh.data = -1                   # Devices on the data axis (-1 = all the model axis leaves).
-  c.mesh.model = 1
-  c.mesh.param_sharding = "replicate"  # replicate | fsdp
+  c.optimizer = sections.optimizer(name="adam", learning_rate=3e-3, schedule="warmup_cosine",
+                                   warmup_steps=20, grad_clip_norm=1.0)
+  c.train = sections.train(batch_size=64, num_epochs=30, log_every_steps=20)
+  c.eval = sections.evaluation(batch_size=128)
+  c.checkpoint = sections.checkpoint(every_steps=200, keep=2)
+  c.mesh = sections.mesh()
 
   if arg == "tiny":
-    c.train.num_steps = 16
-    c.train.log_every_steps = 4
-    c.train.eval_every_steps = 8
+    c.train.update(num_steps=16, log_every_steps=4, eval_every_steps=8)
     c.checkpoint.every_steps = 8
     c.optimizer.warmup_steps = 2
   elif arg:

@@ -6,6 +6,8 @@ Hardware: any CPU. Time: ~15 s. Expected: test MSE (on x = 1.5, 2.5, 3.5, 4.5) <
 """
 import ml_collections
 
+from bigmodel_jax import config_sections as sections
+
 
 def get_config(arg=None):
   c = ml_collections.ConfigDict()
@@ -29,42 +31,12 @@ def get_config(arg=None):
   c.data.crop_padding = 0
   c.data.horizontal_flip = False
 
-  c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = "adam"          # Plain gradient descent (sgd) also fits; Adam is less seed-sensitive.
-  c.optimizer.learning_rate = 0.02
-  c.optimizer.schedule = "constant"  # constant | warmup_cosine | onecycle
-  c.optimizer.warmup_steps = 0
-  c.optimizer.final_lr_fraction = 0.0
-  c.optimizer.momentum = 0.0
-  c.optimizer.nesterov = False
-  c.optimizer.b1 = 0.9
-  c.optimizer.b2 = 0.999
-  c.optimizer.eps = 1e-8
-  c.optimizer.rms_decay = 0.9
-  c.optimizer.weight_decay = 0.0
-  c.optimizer.grad_clip_norm = 0.0
-
-  c.train = ml_collections.ConfigDict()
-  c.train.batch_size = 5             # Full batch: all five points every step.
-  c.train.num_epochs = 1
-  c.train.num_steps = 1500
-  c.train.label_smoothing = 0.0
-  c.train.log_every_steps = 100
-  c.train.eval_every_steps = 500
-  c.train.progress_bar = True
-
-  c.eval = ml_collections.ConfigDict()
-  c.eval.batch_size = 5
-
-  c.checkpoint = ml_collections.ConfigDict()
-  c.checkpoint.every_steps = 1500
-  c.checkpoint.keep = 1
-  c.checkpoint.async_save = True
-
-  c.mesh = ml_collections.ConfigDict()
-  c.mesh.data = 1                    # Five examples cannot be split over several devices.
-  c.mesh.model = 1
-  c.mesh.param_sharding = "replicate"
+  # Full batch (all five points), Adam: plain gradient descent (sgd) fits too but is seed-sensitive.
+  c.optimizer = sections.optimizer(name="adam", learning_rate=0.02)
+  c.train = sections.train(batch_size=5, num_steps=1500, eval_every_steps=500)
+  c.eval = sections.evaluation(batch_size=5)
+  c.checkpoint = sections.checkpoint(every_steps=1500, keep=1)
+  c.mesh = sections.mesh(data=1)   # Five examples cannot be split over several devices.
 
   if arg:
     raise ValueError(f"unknown variant {arg!r}; this config has none")

@@ -137,3 +137,16 @@ def test_fashion_mnist_tiny_on_real_files(tmp_path):
   summary = trainer.train_and_evaluate(load_config("cnn_fashion_mnist", "tiny"), str(tmp_path))
   assert summary["test"]["accuracy"] > 0.4   # 20 steps of batch 32; chance is 0.1.
   assert len(json.loads((tmp_path / "summary.json").read_text())["test_details"]["per_class"]) == 10
+
+
+def test_tfds_config_end_to_end_on_mock_data(tmp_path):
+  tfds = pytest.importorskip("tensorflow_datasets")
+  config = load_config("cnn_cifar10", "tiny")
+  with config.unlocked():
+    config.data.validation_size = 16
+    config.train.batch_size = 16
+    config.eval.batch_size = 16
+  with tfds.testing.mock_data(num_examples=64):
+    summary = trainer.train_and_evaluate(config, str(tmp_path))
+  assert summary["step"] == 20 and np.isfinite(summary["test"]["loss"])
+  assert len(summary["test_details"]["per_class"]) == 10   # cifar10's real class names.

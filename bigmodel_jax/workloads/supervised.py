@@ -10,7 +10,7 @@ from bigmodel_jax import classification_metrics, plots
 from bigmodel_jax.data.pipeline import load_supervised_data
 from bigmodel_jax.models import build_model
 from bigmodel_jax.optim import make_optimizer
-from bigmodel_jax.train_state import TrainState
+from bigmodel_jax.train_state import TrainState, ema_update
 from bigmodel_jax.workloads.base import Workload
 
 
@@ -31,7 +31,7 @@ def init_state(rng, *, config, spec) -> TrainState:
   params_rng, dropout_rng = jax.random.split(rng)
   dummy = jnp.zeros((1,) + tuple(spec.input_shape), jnp.float32)
   variables = model.init({"params": params_rng, "dropout": dropout_rng}, dummy, train=False)
-  return TrainState.create(variables, tx)
+  return TrainState.create(variables, tx, use_ema=config.train.ema_decay > 0)
 
 
 def random_crop(x_BxHxWxC, rng, padding: int):
@@ -84,14 +84,18 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
   metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
   if spec.is_classification:
     metrics["accuracy"] = jnp.mean(jnp.argmax(outputs, -1) == batch["targets"])
-  new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
-                            model_state=new_model_state, opt_state=opt_state)
+  params = optax.apply_updates(state.params, updates)
+  ema_params = state.ema_params
+  if ema_params is not None:
+    ema_params = ema_update(ema_params, params, state.step, config.train.ema_decay)
+  new_state = state.replace(step=state.step + 1, params=params, model_state=new_model_state,
+                            opt_state=opt_state, ema_params=ema_params)
   return new_state, metrics
 
 
 def eval_step(state: TrainState, batch, *, config, spec) -> dict:
   model = build_model(config.model, spec.num_outputs)
-  outputs = model.apply({"params": state.params, **state.model_state}, batch["inputs"], train=False)
+  outputs = model.apply({"params": state.eval_params(), **state.model_state}, batch["inputs"], train=False)
   loss = per_example_loss(outputs, batch["targets"], is_classification=spec.is_classification)
   if spec.is_classification:
     return {"loss": loss, "prediction": jnp.argmax(outputs, -1), "target": batch["targets"]}
