@@ -1,0 +1,1 @@
+"""Datasets: sources (SOURCES registry), the IDX reader and the in-memory pipeline."""
