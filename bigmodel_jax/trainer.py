@@ -187,22 +187,25 @@ def _eval_interval(run: Run) -> int:
 
 
 class _MetricWindow:
-  """Host copies of step metrics, read one step late so the host never stalls the devices."""
+  """Step metrics kept on device and fetched together at log, checkpoint and eval steps.
+
+  Reading them every step would make the host wait for each step in turn; a NaN is
+  still caught, and named by its step, before any checkpoint is written after it.
+  """
 
   def __init__(self, last_good: Optional[int]):
-    self.pending = None
-    self.rows = []
+    self.pending = []   # (step, device metrics) not yet read.
+    self.rows = []      # Host metrics since the last log.
     self.last_good = last_good
 
   def push(self, step: int, device_metrics) -> None:
-    self.drain()
-    self.pending = (step, device_metrics)
+    self.pending.append((step, device_metrics))
 
   def drain(self) -> None:
-    if self.pending is not None:
-      step, metrics = self.pending
-      self.pending = None
-      host = {k: float(v) for k, v in jax.device_get(metrics).items()}
+    fetched = jax.device_get(self.pending)
+    self.pending = []
+    for step, metrics in fetched:
+      host = {k: float(v) for k, v in metrics.items()}
       check_finite(step, host, self.last_good)
       self.rows.append(host)
 

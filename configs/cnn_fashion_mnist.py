@@ -4,8 +4,9 @@ r"""The default experiment: the source material's CNN on Fashion-MNIST.
 
 The source's conv 5x5 32 -> pool -> conv 5x5 64 -> pool -> dense 128 -> dense 10,
 with batch norm after each conv, dropout, horizontal flips and AdamW with a cosine
-schedule. Hardware: 2-core CPU, no accelerator. Time: ~9 minutes. Expected:
->= 93.0% test accuracy (measured value in WORKSPACE.md). `:tiny` runs 20 steps.
+schedule. Hardware: 2-core CPU, no accelerator. Time: ~8 minutes. Expected:
+92.1% test accuracy (measured 2026-11-22; the 93.0% goal needs a stronger recipe
+within the same 10 minutes, see WORKSPACE.md). `:tiny` runs 20 steps.
 """
 import ml_collections
 

@@ -6,8 +6,10 @@ r"""Wall-clock time to a Fashion-MNIST test accuracy: this project against the s
 Both sides are timed the same way: training seconds from the first step (compilation
 included) until the first evaluation at or above --target, evaluation time left out.
 Keras (TensorFlow backend) runs in .venv-keras, created on first use from
-launch/requirements-keras.txt, and is evaluated after each epoch, as Keras users do;
-this project evaluates every `train.eval_every_steps` steps of its config.
+launch/requirements-keras.txt, and is evaluated after each epoch (up to 10), as
+Keras users do; this project evaluates every `train.eval_every_steps` steps of its
+config. If Keras never reaches the target, its time over all epochs is a lower
+bound and the speed-up is printed as ">=".
 """
 import json
 import os
@@ -61,7 +63,7 @@ def time_keras(venv: str, data_dir: str, target: float) -> dict:
       last = json.loads(line)
       print(json.dumps({"side": "keras", **last}), flush=True)
   process.wait()
-  return last if last.get("test_accuracy", 0) >= target else {}
+  return {**last, "reached": last.get("test_accuracy", 0) >= target}
 
 
 def main(argv):
@@ -71,11 +73,14 @@ def main(argv):
   keras = {} if _SKIP_KERAS.value else time_keras(
       _KERAS_VENV.value, config.data.data_dir or "data/fashion_mnist", _TARGET.value)
   print(f"\ntime to {_TARGET.value:.1%} Fashion-MNIST test accuracy (training seconds, evaluation excluded)")
-  for name, result in (("bigmodel_jax", ours), ("keras (source CNN)", keras)):
-    shown = f"{result['train_seconds']:8.1f} s  (acc {result['test_accuracy']:.4f})" if result else "  not reached"
-    print(f"  {name:20s} {shown}")
+  print(f"  bigmodel_jax         " + (f"{ours['train_seconds']:8.1f} s (acc {ours['test_accuracy']:.4f})"
+                                    if ours else "not reached"))
+  if keras:
+    verdict = "" if keras["reached"] else f"  not reached in {keras['epoch']} epochs (best so far), so at least"
+    print(f"  keras (source CNN)   {keras['train_seconds']:8.1f} s (acc {keras['test_accuracy']:.4f}){verdict}")
   if ours and keras:
-    print(f"  speed-up: {keras['train_seconds'] / ours['train_seconds']:.2f}x")
+    bound = "" if keras["reached"] else ">= "
+    print(f"  speed-up: {bound}{keras['train_seconds'] / ours['train_seconds']:.2f}x")
 
 
 if __name__ == "__main__":
