@@ -2,9 +2,10 @@ r"""Rewrites the results table in WORKSPACE.md from the summary.json files of fi
 
   .venv/bin/python -m launch.results_table --runs=runs [--workspace=WORKSPACE.md]
 
-Each run directory under --runs contributes one row: the config's experiment, the
-test metrics, the steps, the training and wall time, the devices and the date of
-the summary. Rows whose config is not among configs/ are kept as they are named.
+Each run directory under --runs contributes one row: the run (by convention named
+after its config), the test metrics, the steps, the training and wall time, the
+devices and the date of the summary. Runs of the `main.py` command with
+`--workdir=runs/<config name>` line up with configs/ by name.
 """
 import datetime
 import glob
@@ -22,21 +23,22 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 def _row(run_dir: str, summary: dict) -> str:
   test = summary["test"]
-  shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(test.items()) if k != "loss")
+  shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(test.items()) if k != "loss")
   date = datetime.date.fromtimestamp(os.path.getmtime(os.path.join(run_dir, "summary.json")))
   hardware = f"{summary['devices']}x {summary['device_kind']}"
   if summary["device_kind"] == "cpu":
     hardware = f"{os.cpu_count()}-core CPU ({platform.machine()})"
   train = summary.get("train_time_s")
-  return (f"| {os.path.basename(run_dir)} | {shown} | {summary['step']} | "
-          f"{train:.0f} s | {summary['wall_time_s']:.0f} s | {hardware} | {date} |" if train is not None else
-          f"| {os.path.basename(run_dir)} | {shown} | {summary['step']} | - | "
+  train = f"{train:.0f} s" if train is not None else "-"
+  name = os.path.basename(run_dir)
+  command = f"`--config=configs/{name}.py`" if os.path.exists(f"configs/{name}.py") else "(custom)"
+  return (f"| {name} | {command} | {shown} | {summary['step']} | {train} | "
           f"{summary['wall_time_s']:.0f} s | {hardware} | {date} |")
 
 
 def results_table(runs: str) -> str:
-  lines = ["| run | test metrics | steps | train time | wall time | hardware | date |",
-           "|---|---|---|---|---|---|---|"]
+  lines = ["| run | config | test metrics | steps | train time | wall time | hardware | date |",
+           "|---|---|---|---|---|---|---|---|"]
   for path in sorted(glob.glob(os.path.join(runs, "*", "summary.json"))):
     with open(path) as f:
       lines.append(_row(os.path.dirname(path), json.load(f)))

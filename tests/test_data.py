@@ -119,3 +119,11 @@ def test_tfds_source_through_mock_data():
 def test_tfds_without_a_name_is_a_clear_error():
   with pytest.raises(DataError, match="tfds_name"):
     sources.tfds_image_classification(_data_cfg("tfds"))
+
+
+def test_seed_alone_changes_the_order():
+  ids = np.arange(100, dtype=np.float32)[:, None]
+  orders = [SupervisedData({"train": (ids, ids)}, None, np.zeros(1), np.ones(1), batch_size=50, seed=seed)
+            .train_batch(0)["targets"].ravel() for seed in (0, 0, 1)]
+  np.testing.assert_array_equal(orders[0], orders[1])
+  assert not np.array_equal(orders[0], orders[2])
