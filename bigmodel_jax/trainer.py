@@ -9,6 +9,7 @@ import functools
 import json
 import os
 import queue
+import signal
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -30,6 +31,32 @@ SUMMARY_FILE = "summary.json"
 
 class StopTraining(Exception):
   """Raised by an `on_eval` hook to end training early (e.g. a time-to-accuracy benchmark)."""
+
+
+class Interrupted(UserError):
+  """SIGTERM or Ctrl-C: a checkpoint of the current step was saved first."""
+
+
+class _StopSignals:
+  """Turns SIGTERM / SIGINT into a flag the loop checks after each step (main thread only)."""
+
+  def __init__(self):
+    self.received = None
+    self._previous = {}
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.received = signal.Signals(signum).name
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
 
 
 @dataclasses.dataclass
@@ -216,6 +243,13 @@ class _MetricWindow:
     return means
 
 
+def _save_checkpoint(run: Run, window: _MetricWindow, step: int, item, meta: dict) -> None:
+  window.drain()  # Never save a state whose loss was not checked.
+  if run.checkpointer.latest_step() != step:
+    run.checkpointer.save(step, item, meta)
+  window.last_good = step
+
+
 def train_loop(run: Run, state, train_rng, start_step: int, writer: MetricWriter,
                on_eval: Optional[Callable] = None):
   """Steps from `start_step` to `run.num_steps`; returns (final state, training seconds).
@@ -232,36 +266,39 @@ def train_loop(run: Run, state, train_rng, start_step: int, writer: MetricWriter
              disable=not cfg.train.progress_bar or jax.process_index() != 0)
   tick, tick_step = time.perf_counter(), start_step
   loop_start, eval_seconds = tick, 0.0
-  for step in range(start_step, run.num_steps):
-    batch = parallel.shard_batch({k: v[rows] for k, v in next(batches).items()}, run.mesh)
-    state, metrics = run.train_fn(state, batch, train_rng)
-    done = step + 1
-    window.push(done, metrics)
-    bar.update(1)
-    if done % cfg.train.log_every_steps == 0 or done == run.num_steps:
-      train_metrics = window.mean_and_reset()
-      now = time.perf_counter()
-      train_metrics["examples_per_sec"] = (done - tick_step) * cfg.train.batch_size / (now - tick)
-      tick, tick_step = now, done
-      writer.write(done, {f"train/{k}": v for k, v in train_metrics.items()})
-      bar.set_postfix(loss=f"{train_metrics.get('loss', float('nan')):.4f}",
-                      ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
-    if done % cfg.checkpoint.every_steps == 0 or done == run.num_steps:
-      window.drain()  # Never save a state whose loss was not checked.
-      run.checkpointer.save(done, {"train_state": state, "rng": train_rng}, meta)
-      window.last_good = done
-    if done % eval_every == 0 or done == run.num_steps:
-      window.drain()
-      eval_start = time.perf_counter()
-      writer.write(done, {f"val/{k}": v for k, v in validate(run, state).items()})
-      try:
-        if on_eval is not None:
-          on_eval(done, state, run, eval_start - loop_start - eval_seconds)
-      except StopTraining:
-        break
-      finally:  # Throughput and training time leave evaluation out.
-        spent = time.perf_counter() - eval_start
-        tick, eval_seconds = tick + spent, eval_seconds + spent
+  with _StopSignals() as signals:
+    for step in range(start_step, run.num_steps):
+      batch = parallel.shard_batch({k: v[rows] for k, v in next(batches).items()}, run.mesh)
+      state, metrics = run.train_fn(state, batch, train_rng)
+      done = step + 1
+      window.push(done, metrics)
+      bar.update(1)
+      if done % cfg.train.log_every_steps == 0 or done == run.num_steps:
+        train_metrics = window.mean_and_reset()
+        now = time.perf_counter()
+        train_metrics["examples_per_sec"] = (done - tick_step) * cfg.train.batch_size / (now - tick)
+        tick, tick_step = now, done
+        writer.write(done, {f"train/{k}": v for k, v in train_metrics.items()})
+        bar.set_postfix(loss=f"{train_metrics.get('loss', float('nan')):.4f}",
+                        ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
+      if done % cfg.checkpoint.every_steps == 0 or done == run.num_steps:
+        _save_checkpoint(run, window, done, {"train_state": state, "rng": train_rng}, meta)
+      if done % eval_every == 0 or done == run.num_steps:
+        window.drain()
+        eval_start = time.perf_counter()
+        writer.write(done, {f"val/{k}": v for k, v in validate(run, state).items()})
+        try:
+          if on_eval is not None:
+            on_eval(done, state, run, eval_start - loop_start - eval_seconds)
+        except StopTraining:
+          break
+        finally:  # Throughput and training time leave evaluation out.
+          spent = time.perf_counter() - eval_start
+          tick, eval_seconds = tick + spent, eval_seconds + spent
+      if signals.received:
+        _save_checkpoint(run, window, done, {"train_state": state, "rng": train_rng}, meta)
+        raise Interrupted(f"{signals.received} at step {done}: saved a checkpoint there; "
+                          f"rerun the same command to resume")
   window.drain()
   bar.close()
   return state, time.perf_counter() - loop_start - eval_seconds

@@ -151,3 +151,20 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 def test_eval_mode_without_checkpoint(tmp_path):
   with pytest.raises(UserError, match="no checkpoint"):
     trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), str(tmp_path), mode="eval")
+
+
+def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
+  import signal
+
+  from bigmodel_jax.trainer import Interrupted
+
+  config = _digits(checkpoint__every_steps=100)   # No periodic checkpoint before the signal.
+
+  def terminate(step, state, run, seconds):
+    os.kill(os.getpid(), signal.SIGTERM)
+
+  with pytest.raises(Interrupted, match="SIGTERM at step 8: saved a checkpoint"):
+    trainer.train_and_evaluate(config, str(tmp_path), on_eval=terminate)
+  assert Checkpointer(str(tmp_path), keep=2, read_only=True).latest_step() == 8
+  # The default handler is back: the run above did not leave its own behind.
+  assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
