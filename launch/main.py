@@ -25,6 +25,21 @@ _DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.ini
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def parse_flags(argv):
+  """absl's flag parsing, with a bad --config override reported as one line (not a traceback)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {e}", file=sys.stderr)
+  except (AttributeError, KeyError) as e:  # ml_collections: an override of a key that does not exist.
+    while isinstance(e, Exception) and e.args:  # Unwrap AttributeError(KeyError("...")).
+      e = e.args[0]
+    detail = ". ".join(line.strip("'\"") for line in str(e).splitlines())
+    print(f"error: a --config override names a key the config file does not declare: {detail}",
+          file=sys.stderr)
+  sys.exit(1)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -35,7 +50,13 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   print(f"devices: {jax.devices()}")
   try:
-    summary = train_and_evaluate(_CONFIG.value, _WORKDIR.value, _MODE.value)
+    config = _CONFIG.value  # --config.* overrides are applied here.
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    print(f"error: --config override: {type(e).__name__} {e} (keys must exist in the config file, "
+          f"values must have its types)", file=sys.stderr)
+    sys.exit(1)
+  try:
+    summary = train_and_evaluate(config, _WORKDIR.value, _MODE.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
@@ -43,4 +64,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)
