@@ -1,0 +1,18 @@
+"""The launch tools that turn runs into documentation: the results table."""
+import json
+
+from launch import results_table
+
+
+def test_results_table_has_a_row_per_run(tmp_path):
+  run = tmp_path / "runs" / "cnn_digits"
+  run.mkdir(parents=True)
+  (run / "summary.json").write_text(json.dumps({
+      "step": 570, "test": {"loss": 0.06, "accuracy": 0.98050}, "train_time_s": 5.2, "wall_time_s": 13.4,
+      "devices": 1, "device_kind": "NVIDIA H100"}))
+  table = results_table.results_table(str(tmp_path / "runs"))
+  row = table.splitlines()[2]
+  assert row.startswith("| cnn_digits |") and "accuracy 0.9805" in row and "| 570 |" in row
+  assert "5 s" in row and "13 s" in row and "1x NVIDIA H100" in row
+  assert "loss" not in row
+  assert len(table.splitlines()) == 3
