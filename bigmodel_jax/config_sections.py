@@ -48,6 +48,7 @@ def train(**overrides) -> ml_collections.ConfigDict:
 def evaluation(**overrides) -> ml_collections.ConfigDict:
   return _section(dict(
       batch_size=1000,             # Validation / test batch; must divide by the mesh's data axis.
+      flip_tta=False,              # Classification: also score the mirrored image and average.
   ), overrides, "eval")
 
 

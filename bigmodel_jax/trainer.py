@@ -27,6 +27,7 @@ from bigmodel_jax.workloads import get_workload
 from bigmodel_jax.workloads.base import Workload
 
 SUMMARY_FILE = "summary.json"
+EVAL_SUMMARY_FILE = "eval_summary.json"
 
 
 class StopTraining(Exception):
@@ -330,7 +331,8 @@ def train_and_evaluate(config, workdir: str, mode: str = "train",
                        on_eval: Optional[Callable] = None) -> dict:
   """Trains (resuming if the workdir has checkpoints) or, with mode='eval', only evaluates.
 
-  Returns the summary that is also written to `<workdir>/summary.json`.
+  Returns the summary that is also written to `<workdir>/summary.json` (`eval_summary.json`
+  in eval mode).
   """
   if mode not in ("train", "eval"):
     raise UserError(f"--mode={mode!r}; choose 'train' or 'eval'")
@@ -351,7 +353,7 @@ def train_and_evaluate(config, workdir: str, mode: str = "train",
     summary["wall_time_s"] = time.perf_counter() - start
   finally:
     run.checkpointer.close()
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, SUMMARY_FILE), "w") as f:
+  if jax.process_index() == 0:  # An evaluation keeps the training run's summary.json intact.
+    with open(os.path.join(workdir, SUMMARY_FILE if mode == "train" else EVAL_SUMMARY_FILE), "w") as f:
       json.dump(summary, f, indent=2, default=str)
   return summary

@@ -93,3 +93,20 @@ def test_augmentations_keep_shape_and_content():
   flipped = random_flip(x, jax.random.PRNGKey(3))
   for i in range(2):
     assert np.array_equal(flipped[i], x[i]) or np.array_equal(flipped[i], x[i, :, ::-1])
+
+
+def test_flip_tta_scores_an_image_and_its_mirror_alike():
+  from bigmodel_jax.data.pipeline import SupervisedSpec
+  from bigmodel_jax.workloads import supervised
+  from conftest import load_config
+  config = load_config("cnn_fashion_mnist", "tiny")
+  with config.unlocked():
+    config.eval.flip_tta = True
+  spec = SupervisedSpec((28, 28, 1), 10, 100, True)
+  state = supervised.init_state(jax.random.PRNGKey(0), config=config, spec=spec)
+  x = jax.random.normal(jax.random.PRNGKey(1), (4, 28, 28, 1))
+  batch = {"inputs": x, "targets": jnp.zeros(4, jnp.int32)}
+  mirrored = {"inputs": x[:, :, ::-1], "targets": batch["targets"]}
+  a = supervised.eval_step(state, batch, config=config, spec=spec)
+  b = supervised.eval_step(state, mirrored, config=config, spec=spec)
+  np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)

@@ -101,6 +101,8 @@ def test_eval_mode_reproduces_final_metrics(tmp_path):
   evaluated = trainer.train_and_evaluate(config, str(tmp_path), mode="eval")
   assert evaluated["step"] == trained["step"]
   assert evaluated["test"] == pytest.approx(trained["test"])
+  assert json.loads((tmp_path / "summary.json").read_text())["train_time_s"] > 0   # Not overwritten.
+  assert json.loads((tmp_path / "eval_summary.json").read_text())["test"] == pytest.approx(trained["test"])
 
 
 def test_init_from_starts_from_another_runs_parameters(tmp_path):

@@ -95,7 +95,12 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
 
 def eval_step(state: TrainState, batch, *, config, spec) -> dict:
   model = build_model(config.model, spec.num_outputs)
-  outputs = model.apply({"params": state.eval_params(), **state.model_state}, batch["inputs"], train=False)
+  variables = {"params": state.eval_params(), **state.model_state}
+  outputs = model.apply(variables, batch["inputs"], train=False)
+  if config.eval.flip_tta and spec.is_classification:
+    # Test-time augmentation: average the log-probabilities of the image and its mirror.
+    mirrored = model.apply(variables, batch["inputs"][:, :, ::-1], train=False)
+    outputs = (jax.nn.log_softmax(outputs) + jax.nn.log_softmax(mirrored)) / 2
   loss = per_example_loss(outputs, batch["targets"], is_classification=spec.is_classification)
   if spec.is_classification:
     return {"loss": loss, "prediction": jnp.argmax(outputs, -1), "target": batch["targets"]}
