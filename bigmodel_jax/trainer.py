@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from bigmodel_jax import parallel, plots
 from bigmodel_jax.checkpoints import Checkpointer, abstract_like, load_matching_params
-from bigmodel_jax.errors import TrainingDiverged, UserError
+from bigmodel_jax.errors import ConfigError, TrainingDiverged, UserError
 from bigmodel_jax.metric_writer import MetricWriter, read_metrics
 from bigmodel_jax.workloads import get_workload
 from bigmodel_jax.workloads.base import Workload
@@ -111,7 +111,11 @@ def build_run(config, workdir: str, *, read_only: bool = False) -> tuple[Run, An
   spec = data.spec
   init_fn = functools.partial(workload.init_state, config=config, spec=spec)
   rng = jax.random.PRNGKey(config.seed)
-  state, shardings = parallel.create_sharded_state(init_fn, rng, mesh, config.mesh.param_sharding)
+  try:
+    state, shardings = parallel.create_sharded_state(init_fn, rng, mesh, config.mesh.param_sharding)
+  except (ValueError, TypeError, ZeroDivisionError) as e:  # e.g. a kernel larger than its input.
+    raise ConfigError(f"model {config.model.name!r} cannot be built for inputs of shape "
+                      f"{tuple(spec.input_shape)}: {type(e).__name__}: {str(e).splitlines()[0]}") from e
   checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, async_save=config.checkpoint.async_save,
                               read_only=read_only)
   run = Run(config, workdir, workload, mesh, data, workload.num_train_steps(config, spec), shardings,

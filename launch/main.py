@@ -50,13 +50,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   print(f"devices: {jax.devices()}")
   try:
-    config = _CONFIG.value  # --config.* overrides are applied here.
-  except (AttributeError, KeyError, TypeError, ValueError) as e:
-    print(f"error: --config override: {type(e).__name__} {e} (keys must exist in the config file, "
-          f"values must have its types)", file=sys.stderr)
-    sys.exit(1)
-  try:
-    summary = train_and_evaluate(config, _WORKDIR.value, _MODE.value)
+    summary = train_and_evaluate(_CONFIG.value, _WORKDIR.value, _MODE.value)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)

@@ -59,6 +59,12 @@ def test_batch_not_divisible_by_devices(tmp_path):
     trainer.train_and_evaluate(_digits(train__batch_size=12), str(tmp_path))
 
 
+def test_model_too_big_for_its_input(tmp_path):
+  # Two 5x5 'VALID' convs and pools cannot fit on 8x8 digits.
+  with pytest.raises(ConfigError, match=r"cannot be built for inputs of shape \(8, 8, 1\)"):
+    trainer.train_and_evaluate(_digits(model__padding="VALID", model__kernel_size=5), str(tmp_path))
+
+
 def test_unknown_model_option(tmp_path):
   config = load_config("cnn_digits", "tiny")
   with config.unlocked():
