@@ -1,12 +1,15 @@
-r"""The default experiment: the source material's CNN on Fashion-MNIST.
+r"""The default experiment: a CNN classifier on Fashion-MNIST, 93% in under 10 CPU minutes.
 
   python -m launch.main --config=configs/cnn_fashion_mnist.py --workdir=runs/cnn
 
-The source's conv 5x5 32 -> pool -> conv 5x5 64 -> pool -> dense 128 -> dense 10,
-with batch norm after each conv, dropout, horizontal flips and AdamW with a cosine
-schedule. Hardware: 2-core CPU, no accelerator. Time: ~8 minutes. Expected:
-92.1% test accuracy (measured 2026-11-22; the 93.0% goal needs a stronger recipe
-within the same 10 minutes, see WORKSPACE.md). `:tiny` runs 20 steps.
+The source material's conv -> pool -> conv -> pool -> dense -> dense, grown by one
+stage: conv 3x3 16 -> pool -> conv 3x3 64 -> pool -> conv 3x3 128 -> pool ->
+dense 256 -> dense 10 ('SAME' padding, batch norm after each conv), dropout 0.3,
+horizontal flips, AdamW with a cosine schedule for 16 epochs, and the test images
+scored together with their mirrors (flip test-time augmentation). Hardware: 2-core
+CPU, no accelerator. Time: ~9 minutes. Expected: ~93.2-93.4% test accuracy
+(measured 2026-11-22; WORKSPACE.md). The source's own layout is
+`configs/cnn_fashion_mnist_fast.py`. `:tiny` runs 20 steps.
 """
 import ml_collections
 
@@ -21,11 +24,12 @@ def get_config(arg=None):
 
   c.model = ml_collections.ConfigDict()
   c.model.name = "cnn"               # Key of bigmodel_jax.models.MODELS; other keys are its fields.
-  c.model.features = (32, 64)        # Conv widths, each followed by a 2x2 max-pool.
-  c.model.kernel_size = 5
-  c.model.padding = "VALID"          # As in Keras; "SAME" costs ~2x on CPU.
-  c.model.dense_features = 128
-  c.model.dropout = 0.2              # On the dense layer's input and output.
+  c.model.features = (16, 64, 128)   # Conv stage widths, each stage followed by a 2x2 max-pool.
+  c.model.kernel_size = 3
+  c.model.padding = "SAME"           # "VALID" (the source's) shrinks 28 -> 24 before the first pool.
+  c.model.convs_per_stage = 1        # Convolutions before each pool.
+  c.model.dense_features = 256
+  c.model.dropout = 0.3              # On the dense layer's input and output.
   c.model.batch_norm = True          # BN after each conv (not in the source CNN).
   c.model.dtype = "float32"          # Activation dtype; "bfloat16" for mixed precision.
 
@@ -40,8 +44,8 @@ def get_config(arg=None):
 
   c.optimizer = sections.optimizer(name="adamw", learning_rate=2e-3, schedule="warmup_cosine",
                                    warmup_steps=300, weight_decay=1e-4)
-  c.train = sections.train(batch_size=64, num_epochs=12)
-  c.eval = sections.evaluation(batch_size=1000)
+  c.train = sections.train(batch_size=64, num_epochs=16)
+  c.eval = sections.evaluation(batch_size=1000, flip_tta=True)
   c.checkpoint = sections.checkpoint(every_steps=1000)
   c.mesh = sections.mesh()
 

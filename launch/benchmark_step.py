@@ -16,6 +16,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from bigmodel_jax import parallel, trainer
+from launch import xla_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)
 _STEPS = flags.DEFINE_integer("steps", 100, "Timed steps.")
@@ -48,6 +49,7 @@ def measure(config, steps: int, warmup: int) -> dict:
 
 def main(argv):
   del argv
+  xla_flags.set_defaults()  # Before the first use of a device.
   config = _CONFIG.value
   result = measure(config, _STEPS.value, _WARMUP.value)
   devices = jax.devices()

@@ -21,6 +21,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from bigmodel_jax import trainer
+from launch import xla_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/cnn_fashion_mnist_fast.py",
                                           "This project's side.", lock_config=True)
@@ -55,6 +56,8 @@ def _keras_python(venv: str) -> str:
 
 def time_keras(venv: str, data_dir: str, target: float) -> dict:
   env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+  # TensorFlow's own XLA need not know the flags this project adds for itself.
+  env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split() if f not in xla_flags.CPU_FLAGS)
   process = subprocess.Popen([_keras_python(venv), "launch/keras_baseline.py", f"--data_dir={data_dir}",
                               f"--target={target}"], stdout=subprocess.PIPE, text=True, env=env)
   last = {}
@@ -68,6 +71,7 @@ def time_keras(venv: str, data_dir: str, target: float) -> dict:
 
 def main(argv):
   del argv
+  xla_flags.set_defaults()  # Before the first use of a device.
   config = _CONFIG.value
   ours = time_this_project(config, _TARGET.value)
   keras = {} if _SKIP_KERAS.value else time_keras(

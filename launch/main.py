@@ -16,6 +16,7 @@ from ml_collections import config_flags
 
 from bigmodel_jax.errors import UserError
 from bigmodel_jax.trainer import train_and_evaluate
+from launch import xla_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).",
                                           lock_config=True)
@@ -43,6 +44,7 @@ def parse_flags(argv):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  xla_flags.set_defaults()  # Before the first use of a device.
   if _DISTRIBUTED.value:
     jax.distributed.initialize()
   # Orbax logs every checkpoint step at INFO; pass --verbosity=0 to see it.

@@ -1,7 +1,10 @@
 """Test set-up: 8 simulated CPU devices (set before JAX initialises) and config loading."""
 import os
 
+from launch import xla_flags
+
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+xla_flags.set_defaults()  # The CPU kernels the launchers use.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import importlib.util  # noqa: E402

@@ -1,7 +1,7 @@
 """The launch tools that turn runs into documentation: the results table."""
 import json
 
-from launch import results_table
+from launch import results_table, xla_flags
 
 
 def test_results_table_has_a_row_per_run(tmp_path):
@@ -16,3 +16,18 @@ def test_results_table_has_a_row_per_run(tmp_path):
   assert "5 s" in row and "13 s" in row and "1x NVIDIA H100" in row
   assert "loss" not in row
   assert len(table.splitlines()) == 3
+
+
+def test_xla_flag_defaults_add_to_and_never_override_the_users_flags():
+  environ = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+  xla_flags.set_defaults(environ)
+  assert environ["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=8", *xla_flags.CPU_FLAGS]
+  xla_flags.set_defaults(environ)
+  assert len(environ["XLA_FLAGS"].split()) == 1 + len(xla_flags.CPU_FLAGS)
+  name = xla_flags.CPU_FLAGS[0].split("=")[0]
+  users = {"XLA_FLAGS": f"{name}=dot"}
+  xla_flags.set_defaults(users)
+  assert users["XLA_FLAGS"] == f"{name}=dot"
+  off = {"BIGMODEL_XLA_DEFAULTS": "0"}
+  xla_flags.set_defaults(off)
+  assert "XLA_FLAGS" not in off

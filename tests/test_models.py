@@ -9,7 +9,7 @@ import pytest
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models import build_model
 from bigmodel_jax.models.cnn import CNN
-from bigmodel_jax.models.common import max_pool_2x2
+from bigmodel_jax.models.common import BatchNorm, max_pool_2x2
 from bigmodel_jax.models.resnet import ResNet
 
 
@@ -37,6 +37,35 @@ def test_cnn_on_cifar_shaped_input_gives_logits():
 def test_max_pool_matches_flax_max_pool_including_odd_sizes():
   x = jax.random.normal(jax.random.PRNGKey(1), (2, 7, 9, 3))
   np.testing.assert_array_equal(max_pool_2x2(x), nn.max_pool(x, (2, 2), (2, 2)))
+
+
+def test_batch_norm_matches_flax_batch_norm_in_training_and_eval():
+  x = jax.random.normal(jax.random.PRNGKey(6), (4, 5, 5, 3)) * 2 + 0.5
+  ours, theirs = BatchNorm(use_running_average=False), nn.BatchNorm(use_running_average=False, momentum=0.9)
+  variables = theirs.init(jax.random.PRNGKey(7), x)
+  assert jax.tree.structure(ours.init(jax.random.PRNGKey(7), x)) == jax.tree.structure(variables)
+  variables = {"params": {"scale": jnp.array([1.0, 2.0, 0.5]), "bias": jnp.array([0.0, -1.0, 3.0])},
+               "batch_stats": variables["batch_stats"]}
+  loss = lambda module, v: lambda p: jnp.sum(jnp.sin(module.apply(
+      {"params": p, "batch_stats": v["batch_stats"]}, x, mutable=["batch_stats"])[0]))
+  (y_ours, s_ours), (y_theirs, s_theirs) = (m.apply(variables, x, mutable=["batch_stats"]) for m in (ours, theirs))
+  np.testing.assert_allclose(y_ours, y_theirs, atol=1e-5)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5), s_ours, s_theirs)
+  grads = [jax.grad(loss(m, variables))(variables["params"]) for m in (ours, theirs)]
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-4), *grads)
+  frozen = {"params": variables["params"], "batch_stats": s_ours["batch_stats"]}
+  np.testing.assert_allclose(BatchNorm(use_running_average=True).apply(frozen, x),
+                             nn.BatchNorm(use_running_average=True).apply(frozen, x), atol=1e-5)
+
+
+def test_vgg_style_stages_have_two_convolutions_before_each_pool():
+  model = CNN(num_outputs=10, features=(8, 16), kernel_size=3, padding="SAME", convs_per_stage=2,
+              dense_features=32, batch_norm=True)
+  params = _init(model, (1, 28, 28, 1))["params"]
+  bn = lambda c: 2 * c
+  expected = (9 * 8 + bn(8)) + (9 * 8 * 8 + bn(8)) + (9 * 8 * 16 + bn(16)) + (9 * 16 * 16 + bn(16)) \
+      + (7 * 7 * 16 * 32 + 32) + (32 * 10 + 10)
+  assert _count(params) == expected
 
 
 def test_dropout_is_active_only_in_training():

@@ -4,7 +4,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bigmodel_jax.models.common import compute_dtype, max_pool_2x2
+from bigmodel_jax.models.common import BatchNorm, compute_dtype, max_pool_2x2
 
 
 class CNN(nn.Module):
@@ -17,6 +17,7 @@ class CNN(nn.Module):
   features: Sequence[int] = (32, 64)
   kernel_size: int = 5
   padding: str = "VALID"      # Keras' default; "SAME" keeps the spatial size before pooling.
+  convs_per_stage: int = 1    # Convolutions before each pool (2 = VGG-style stages).
   dense_features: int = 128
   dropout: float = 0.0        # On the dense layer's input and output.
   batch_norm: bool = False    # conv -> BN -> ReLU; not in the source, converges faster.
@@ -27,11 +28,13 @@ class CNN(nn.Module):
     dtype = compute_dtype(self.dtype)
     x = x_BxHxWxC.astype(dtype)
     for width in self.features:
-      x = nn.Conv(width, (self.kernel_size, self.kernel_size), padding=self.padding,
-                  use_bias=not self.batch_norm, dtype=dtype)(x)
-      if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=dtype)(x)
-      x = max_pool_2x2(nn.relu(x))
+      for _ in range(self.convs_per_stage):
+        x = nn.Conv(width, (self.kernel_size, self.kernel_size), padding=self.padding,
+                    use_bias=not self.batch_norm, dtype=dtype)(x)
+        if self.batch_norm:
+          x = BatchNorm(use_running_average=not train, momentum=0.9, dtype=dtype)(x)
+        x = nn.relu(x)
+      x = max_pool_2x2(x)
     x = x.reshape(x.shape[0], -1)
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     x = nn.relu(nn.Dense(self.dense_features, dtype=dtype)(x))

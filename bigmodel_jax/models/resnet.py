@@ -4,7 +4,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bigmodel_jax.models.common import compute_dtype
+from bigmodel_jax.models.common import BatchNorm, compute_dtype
 
 
 class PreActBlock(nn.Module):
@@ -15,7 +15,7 @@ class PreActBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, *, train: bool):
-    norm = lambda: nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
+    norm = lambda: BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype)
     y = nn.relu(norm()(x))
     shortcut = x
     if self.stride != 1 or x.shape[-1] != self.width:
@@ -42,7 +42,7 @@ class ResNet(nn.Module):
       for block in range(blocks):
         stride = 2 if stage > 0 and block == 0 else 1
         x = PreActBlock(width, stride, dtype)(x, train=train)
-    x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=dtype)(x))
+    x = nn.relu(BatchNorm(use_running_average=not train, momentum=0.9, dtype=dtype)(x))
     x = x.mean(axis=(1, 2))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     return nn.Dense(self.num_outputs, dtype=dtype)(x).astype(jnp.float32)
