@@ -5,7 +5,7 @@ r"""Time-to-accuracy recipe: a source-style CNN to 91% Fashion-MNIST test accura
 
 The source's conv 5x5 32 -> pool -> conv 5x5 64 -> pool -> dense 128 -> dense 10
 ('VALID', the fastest layout on CPU) with batch norm. Hardware: 2-core CPU. Time:
-~2 minutes. Expected: 91% test accuracy after ~2.5 epochs, ~105 s of training
+~1.5 minutes. Expected: 91% test accuracy after ~2.5 epochs, ~61 s of training
 (measured 2026-11-22; WORKSPACE.md). What makes it fast: batch norm, a one-cycle
 schedule with a high peak learning rate, no regularisation, evaluation every
 quarter epoch.
