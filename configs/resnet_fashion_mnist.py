@@ -2,9 +2,9 @@ r"""A small pre-activation ResNet (batch norm, dropout) on Fashion-MNIST: the st
 
   python -m launch.main --config=configs/resnet_fashion_mnist.py --workdir=runs/resnet
 
-Hardware: one GPU (~0.5 GFLOP per training image: a 2-core CPU needs ~15 minutes an
-epoch). Expected: >= 95% test accuracy after 40 epochs, minutes on a recent GPU;
-WORKSPACE.md says what has been measured. `:tiny` runs a few steps of a 2-block net.
+Hardware: one GPU (~0.5 GFLOP per training image: a 2-core CPU needs ~5.4 minutes
+an epoch, ~3.6 hours for the 40). Expected: >= 95% test accuracy after 40 epochs,
+minutes on a recent GPU; WORKSPACE.md says what has been measured. `:tiny` runs a few steps of a 2-block net.
 """
 import ml_collections
 
