@@ -68,6 +68,11 @@ def test_vgg_style_stages_have_two_convolutions_before_each_pool():
   assert _count(params) == expected
 
 
+def test_cnn_without_convolutions_is_a_config_error():
+  with pytest.raises(ConfigError, match="convs_per_stage"):
+    _init(CNN(num_outputs=10, convs_per_stage=0), (1, 28, 28, 1))
+
+
 def test_dropout_is_active_only_in_training():
   model = CNN(num_outputs=10, dropout=0.5)
   variables = _init(model, (1, 28, 28, 1))

@@ -4,6 +4,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models.common import BatchNorm, compute_dtype, max_pool_2x2
 
 
@@ -26,6 +27,8 @@ class CNN(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool):
     dtype = compute_dtype(self.dtype)
+    if self.convs_per_stage < 1:
+      raise ConfigError(f"model.convs_per_stage={self.convs_per_stage}; it must be at least 1")
     x = x_BxHxWxC.astype(dtype)
     for width in self.features:
       for _ in range(self.convs_per_stage):
