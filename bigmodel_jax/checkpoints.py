@@ -5,15 +5,22 @@ from typing import Any, Optional
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 from bigmodel_jax.errors import CheckpointError
 
 CHECKPOINT_SUBDIR = "checkpoints"
+# Where a resumed run moves checkpoints it could not read (never deleted, never overwritten).
+UNREADABLE_SUBDIR = "checkpoints_unreadable"
 
 
 def abstract_like(tree, shardings):
   """ShapeDtypeStructs carrying the target shardings, so restored arrays land where they belong."""
   return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), tree, shardings)
+
+
+class UnreadableCheckpoint(CheckpointError):
+  """A checkpoint's files are corrupt or incomplete (not: it belongs to another model)."""
 
 
 class Checkpointer:
@@ -23,12 +30,36 @@ class Checkpointer:
     self.directory = os.path.abspath(os.path.join(workdir, CHECKPOINT_SUBDIR))
     if read_only and not os.path.isdir(self.directory):
       raise CheckpointError(f"{workdir} has no checkpoints (expected {self.directory})")
-    options = ocp.CheckpointManagerOptions(
+    self.read_only = read_only
+    self._options = ocp.CheckpointManagerOptions(
         max_to_keep=keep, enable_async_checkpointing=async_save, read_only=read_only, create=not read_only)
-    self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "meta"))
+    self._open()
+
+  def _open(self) -> None:
+    handlers = {"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()}
+    self._manager = ocp.CheckpointManager(self.directory, options=self._options, item_handlers=handlers)
 
   def latest_step(self) -> Optional[int]:
     return self._manager.latest_step()
+
+  def all_steps(self) -> list[int]:
+    return sorted(self._manager.all_steps())
+
+  def set_aside(self, step: int) -> str:
+    """Moves an unreadable checkpoint out of the way, files untouched, so training can write
+    that step again without overwriting or deleting it. Returns where it went."""
+    self._manager.wait_until_finished()
+    target = os.path.join(os.path.dirname(self.directory), UNREADABLE_SUBDIR, str(step))
+    if os.path.exists(target):
+      target = f"{target}.{len(os.listdir(os.path.dirname(target)))}"
+    if jax.process_index() == 0:   # One process moves it; the others wait for that.
+      os.makedirs(os.path.dirname(target), exist_ok=True)
+      os.rename(os.path.join(self.directory, str(step)), target)
+    if jax.process_count() > 1:
+      multihost_utils.sync_global_devices(f"set aside checkpoint {step}")
+    self._manager.close()
+    self._open()
+    return target
 
   def save(self, step: int, state: Any, meta: dict) -> None:
     """Starts an (async) save; the previous one is finished first, so at most one is in flight."""
@@ -36,27 +67,49 @@ class Checkpointer:
         state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
 
   def restore(self, step: int, abstract_state: Any, expected_meta: dict) -> Any:
-    """Restores `step` onto the shardings of `abstract_state`; CheckpointError if it does not fit."""
+    """Restores `step` onto the shardings of `abstract_state`.
+
+    CheckpointError if it was written for another run (its meta differs, or its arrays'
+    shapes do not fit); UnreadableCheckpoint if its files cannot be read.
+    """
     meta = self.restore_meta(step)
     for key, want in expected_meta.items():
       if meta.get(key) != want:
         raise CheckpointError(
             f"checkpoint {self.directory}/{step} was written with {key}={meta.get(key)}, "
             f"this run has {key}={want}; use a fresh --workdir")
+    _check_shapes(self._saved_shapes(step), abstract_state, f"{self.directory}/{step}")
     try:
       restored = self._manager.restore(step, args=ocp.args.Composite(
           state=ocp.args.StandardRestore(abstract_state)))
-    except (ValueError, KeyError, TypeError) as e:
-      raise CheckpointError(f"checkpoint {self.directory}/{step} does not fit this model: "
-                            f"{str(e).splitlines()[0]}") from e
+    except Exception as e:  # tensorstore / Orbax raise many kinds for damaged files.
+      raise UnreadableCheckpoint(f"checkpoint step {step} ({self.directory}/{step}) is corrupt or "
+                                 f"incomplete: {_first_line(e)}") from e
     return restored.state
 
+  def _saved_shapes(self, step: int) -> dict:
+    try:
+      metadata = self._manager.item_metadata(step).state
+      return {_path_name(p): tuple(m.shape)
+              for p, m in jax.tree_util.tree_flatten_with_path(metadata)[0] if hasattr(m, "shape")}
+    except Exception as e:
+      raise UnreadableCheckpoint(f"checkpoint step {step} ({self.directory}/{step}) is corrupt or "
+                                 f"incomplete: {_first_line(e)}") from e
+
   def restore_meta(self, step: int) -> dict:
-    return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+    try:
+      return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+    except Exception as e:
+      raise UnreadableCheckpoint(f"checkpoint step {step} ({self.directory}/{step}) is corrupt or "
+                                 f"incomplete: {_first_line(e)}") from e
 
   def restore_raw(self, step: int) -> Any:
     """The saved state as host arrays, in whatever structure it was saved (for partial loads)."""
-    return self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore())).state
+    # Onto this process's first device, whatever the topology it was saved from.
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    metadata = self._manager.item_metadata(step).state
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), metadata)
+    return self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))).state
 
   def wait(self) -> None:
     self._manager.wait_until_finished()
@@ -66,34 +119,70 @@ class Checkpointer:
     self._manager.close()
 
 
+def _path_name(path) -> str:
+  """'train_state/params/Dense_0/kernel' for attribute, dict and sequence keys alike
+  (a saved dataclass comes back as a dict)."""
+  parts = []
+  for key in path:
+    for attr in ("key", "name", "idx"):
+      if hasattr(key, attr):
+        parts.append(str(getattr(key, attr)))
+        break
+  return "/".join(parts)
+
+
+def _first_line(e: Exception) -> str:
+  text = str(e).strip().splitlines()
+  line = (text[0] if text else "").split(" See full TensorStore details")[0]
+  return f"{type(e).__name__}: {line}"[:300]
+
+
+def _check_shapes(saved: dict, abstract_state, where: str) -> None:
+  """CheckpointError when the saved arrays do not match the ones this run expects."""
+  wanted = {_path_name(p): tuple(x.shape) for p, x in jax.tree_util.tree_flatten_with_path(abstract_state)[0]}
+  missing = sorted(set(wanted) - set(saved))
+  if missing:
+    raise CheckpointError(f"checkpoint {where} does not fit this run: it has no {missing[0]}")
+  for name, shape in wanted.items():
+    if saved[name] != shape:
+      raise CheckpointError(f"checkpoint {where} does not fit this run: {name} has shape {saved[name]}, "
+                            f"this run expects {shape}")
+
+
 def _flatten_with_paths(tree) -> dict:
   return {jax.tree_util.keystr(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
-def load_matching_params(run_dir: str, params: Any, shardings: Any) -> tuple[Any, list[str]]:
-  """Takes parameters from another run's latest checkpoint wherever path and shape match.
+def load_matching_fields(run_dir: str, current: dict, shardings: dict) -> tuple[dict, list[str]]:
+  """Takes arrays of the given state fields from another run's latest checkpoint where path and shape match.
 
-  For fine-tuning and transfer: a new classifier head of another size is left as
-  initialised. Returns (params, names of the parameters that were not loaded).
+  For fine-tuning and transfer: `current` maps state field names (e.g. "params") to
+  their freshly initialised trees; a new classifier head of another size is left as
+  initialised. Returns (loaded fields, names of the arrays that were not loaded).
   """
   source = Checkpointer(run_dir, keep=1, read_only=True)
   step = source.latest_step()
   if step is None:
     raise CheckpointError(f"init_from={run_dir} has no checkpoint to start from")
-  saved = _flatten_with_paths(source.restore_raw(step)["train_state"]["params"])
+  saved_state = source.restore_raw(step)["train_state"]
   source.close()
+  saved = {}
+  for field in current:
+    saved.update({f"{field}{name}": leaf for name, leaf in _flatten_with_paths(saved_state.get(field, {})).items()})
   skipped = []
 
-  def take(path, current, sharding):
-    name = jax.tree_util.keystr(path)
-    # Saved trees come back as nested dicts; current ones may be FrozenDicts with the same keys.
-    candidate = saved.get(name)
-    if candidate is None or np.shape(candidate) != current.shape:
-      skipped.append(name)
-      return current
-    return jax.device_put(np.asarray(candidate, dtype=current.dtype), sharding)
+  def take(field):
+    def take_leaf(path, leaf, sharding):
+      name = field + jax.tree_util.keystr(path)
+      # Saved trees come back as nested dicts; current ones may be FrozenDicts with the same keys.
+      candidate = saved.get(name)
+      if candidate is None or np.shape(candidate) != leaf.shape:
+        skipped.append(name)
+        return leaf
+      return jax.device_put(np.asarray(candidate, dtype=leaf.dtype), sharding)
+    return take_leaf
 
-  loaded = jax.tree_util.tree_map_with_path(take, params, shardings)
-  if len(skipped) == len(jax.tree.leaves(params)):
-    raise CheckpointError(f"init_from={run_dir}: no parameter matches this model by name and shape")
+  loaded = {f: jax.tree_util.tree_map_with_path(take(f), tree, shardings[f]) for f, tree in current.items()}
+  if len(skipped) == len(jax.tree.leaves(current)):
+    raise CheckpointError(f"init_from={run_dir}: no array matches this state by name and shape")
   return loaded, skipped

@@ -1,78 +1,60 @@
-"""The one training path every workload runs through.
+"""The one path every workload runs through.
 
-`train_and_evaluate` builds the mesh, creates the state already sharded, restores
-or initialises it, runs the loop (logging, periodic validation, checkpoints, NaN
-checks, progress) and finishes with the test evaluation, plots and summary.json.
+`train_and_evaluate` builds the run (mesh, device data, state created sharded,
+jitted functions), restores or initialises the state, runs the loop
+(`train_loop.py`) and finishes with the final evaluation and report
+(`evaluation.py`) into summary.json. `run_mode` runs a workload's other modes
+(sample, predict, ...) on the latest checkpoint.
 """
 import dataclasses
 import functools
 import json
 import os
-import queue
-import signal
-import threading
+import sys
 import time
 from typing import Any, Callable, Optional
 
 import jax
-import numpy as np
-from jax.experimental import multihost_utils
-from tqdm import tqdm
 
-from bigmodel_jax import parallel, plots
-from bigmodel_jax.checkpoints import Checkpointer, abstract_like, load_matching_params
-from bigmodel_jax.errors import ConfigError, TrainingDiverged, UserError
-from bigmodel_jax.metric_writer import MetricWriter, read_metrics
+from bigmodel_jax import evaluation, parallel, train_loop
+from bigmodel_jax.checkpoints import Checkpointer, UnreadableCheckpoint, abstract_like, load_matching_fields
+from bigmodel_jax.errors import CheckpointError, ConfigError, UserError
+from bigmodel_jax.metric_writer import MetricWriter
+from bigmodel_jax.validation import check_config
 from bigmodel_jax.workloads import get_workload
 from bigmodel_jax.workloads.base import Workload
 
+# Re-exported: what callers of the trainer use.
+StopTraining = train_loop.StopTraining
+Interrupted = train_loop.Interrupted
+
 SUMMARY_FILE = "summary.json"
-EVAL_SUMMARY_FILE = "eval_summary.json"
-
-
-class StopTraining(Exception):
-  """Raised by an `on_eval` hook to end training early (e.g. a time-to-accuracy benchmark)."""
-
-
-class Interrupted(UserError):
-  """SIGTERM or Ctrl-C: a checkpoint of the current step was saved first."""
-
-
-class _StopSignals:
-  """Turns SIGTERM / SIGINT into a flag the loop checks after each step (main thread only)."""
-
-  def __init__(self):
-    self.received = None
-    self._previous = {}
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      for sig in (signal.SIGTERM, signal.SIGINT):
-        self._previous[sig] = signal.signal(sig, self._handle)
-    return self
-
-  def _handle(self, signum, frame):
-    del frame
-    self.received = signal.Signals(signum).name
-
-  def __exit__(self, *exc):
-    for sig, handler in self._previous.items():
-      signal.signal(sig, handler)
+BUILT_IN_MODES = ("train", "eval")
 
 
 @dataclasses.dataclass
 class Run:
-  """Everything built once per invocation and shared by training and evaluation."""
+  """Everything built once per invocation and shared by training, evaluation and modes."""
   config: Any
   workdir: str
   workload: Workload
   mesh: Any
   data: Any
+  device_data: dict
   num_steps: int
+  eval_every: int
   shardings: Any
+  batch_placement: dict
+  eval_batch_layout: Any
   train_fn: Callable
   eval_fn: Callable
   checkpointer: Checkpointer
+  config_source: str = ""
+
+  @property
+  def is_writer(self) -> bool:
+    """Only process 0 writes files (summary, plots, samples); every process computes."""
+    return jax.process_index() == 0
 
 
 def prepare_workdir(workdir: str) -> str:
@@ -82,51 +64,72 @@ def prepare_workdir(workdir: str) -> str:
   return workdir
 
 
-def _jit_train_fn(workload, config, spec, mesh, shardings):
-  step_fn = functools.partial(workload.train_step, config=config, spec=spec)
-
-  def train_fn(state, batch, base_rng):
-    # Per-step randomness from the step alone, so a resumed run draws the same numbers.
-    return step_fn(state, batch, jax.random.fold_in(base_rng, state.step))
-
-  return jax.jit(train_fn, donate_argnums=0,
-                 in_shardings=(shardings, parallel.batch_sharding(mesh), parallel.replicated(mesh)),
-                 out_shardings=(shardings, parallel.replicated(mesh)))
+def _eval_interval(config, spec, num_steps: int) -> int:
+  every = config.train.eval_every_steps
+  if every > 0:
+    return every
+  return getattr(spec, "steps_per_epoch", 0) or num_steps   # -1: once an epoch (or at the end).
 
 
-def _jit_eval_fn(workload, config, spec, mesh, shardings):
-  eval_fn = functools.partial(workload.eval_step, config=config, spec=spec)
-  batch = parallel.batch_sharding(mesh)
-  return jax.jit(eval_fn, in_shardings=(shardings, batch), out_shardings=batch)
+def _place_device_data(workload, config, data, mesh) -> tuple[dict, Any]:
+  arrays = data.device_arrays() if hasattr(data, "device_arrays") else {}
+  layout = workload.data_layout(config, mesh) if workload.data_layout else None
+  placed = parallel.place_global(arrays, mesh, layout)
+  return placed, jax.tree.map(lambda x: x.sharding, placed)
 
 
-def build_run(config, workdir: str, *, read_only: bool = False) -> tuple[Run, Any]:
+def _batch_placement(workload, config, data, mesh) -> tuple[dict, Any]:
+  """(PartitionSpecs of the dispatched host batches, layout of evaluation batches)."""
+  layout = workload.batch_layout(config, mesh) if workload.batch_layout else None
+  if not train_loop.has_host_batches(data):
+    return {}, layout
+  specs = parallel.batch_specs(data.train_batch(0), layout)
+  return train_loop.stacked_specs(specs, config.train.steps_per_dispatch), layout
+
+
+def _check_run_length(config, num_steps: int) -> None:
+  k = config.train.steps_per_dispatch
+  if num_steps < 1 or num_steps % k:
+    raise ConfigError(f"the run's {num_steps} train steps are not a positive multiple of "
+                      f"train.steps_per_dispatch={k}; change train.num_steps (or num_epochs)")
+
+
+def _create_state(workload, config, spec, mesh, device_data):
+  init_fn = functools.partial(workload.init_state, config=config, spec=spec)
+  rng = jax.random.PRNGKey(config.seed)
+  try:
+    return parallel.create_sharded_state(lambda r: init_fn(r, device_data), rng, mesh, config.mesh)
+  except (ValueError, TypeError, ZeroDivisionError) as e:  # e.g. a kernel larger than its input.
+    what = f"model {config.model.name!r}" if "model" in config and "name" in config.model else \
+        f"the {config.workload} state"
+    data = f"inputs of shape {tuple(spec.input_shape)}" if hasattr(spec, "input_shape") else f"this data ({spec})"
+    raise ConfigError(f"{what} cannot be built for {data}: {type(e).__name__}: {str(e).splitlines()[0]}") from e
+
+
+def build_run(config, workdir: str, *, read_only: bool = False, config_source: str = "") -> tuple[Run, Any]:
   """Builds the run and returns it with its initial (sharded, unrestored) state."""
-  workdir = prepare_workdir(workdir)
   workload = get_workload(config.workload)
+  check_config(config, workload)
+  workdir = prepare_workdir(workdir)
   mesh = parallel.make_mesh(config.mesh)
   parallel.check_batch_divisible(config.train.batch_size, mesh)
   parallel.check_batch_divisible(config.eval.batch_size, mesh, what="eval.batch_size")
   data = workload.make_data(config)
   spec = data.spec
-  init_fn = functools.partial(workload.init_state, config=config, spec=spec)
-  rng = jax.random.PRNGKey(config.seed)
-  try:
-    state, shardings = parallel.create_sharded_state(init_fn, rng, mesh, config.mesh.param_sharding)
-  except (ValueError, TypeError, ZeroDivisionError) as e:  # e.g. a kernel larger than its input.
-    raise ConfigError(f"model {config.model.name!r} cannot be built for inputs of shape "
-                      f"{tuple(spec.input_shape)}: {type(e).__name__}: {str(e).splitlines()[0]}") from e
+  num_steps = workload.num_train_steps(config, spec)
+  _check_run_length(config, num_steps)
+  with parallel.mesh_context(mesh, config.mesh):
+    device_data, data_shardings = _place_device_data(workload, config, data, mesh)
+    state, shardings = _create_state(workload, config, spec, mesh, device_data)
+  placement, eval_layout = _batch_placement(workload, config, data, mesh)
   checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, async_save=config.checkpoint.async_save,
                               read_only=read_only)
-  run = Run(config, workdir, workload, mesh, data, workload.num_train_steps(config, spec), shardings,
-            _jit_train_fn(workload, config, spec, mesh, shardings),
-            _jit_eval_fn(workload, config, spec, mesh, shardings), checkpointer)
+  run = Run(config, workdir, workload, mesh, data, device_data, num_steps,
+            _eval_interval(config, spec, num_steps), shardings, placement, eval_layout,
+            train_loop.make_train_fn(workload, config, spec, mesh, shardings, placement, data_shardings,
+                                     train_loop.has_host_batches(data)),
+            evaluation.make_eval_fn(workload, config, spec, mesh, shardings), checkpointer, config_source)
   return run, state
-
-
-def _checkpoint_meta(config) -> dict:
-  # Through JSON so tuples compare equal to the lists a restored checkpoint holds.
-  return json.loads(json.dumps({"workload": config.workload, "model": config.model.to_dict()}))
 
 
 def restore_or_init(run: Run, state) -> tuple[Any, Any, int]:
@@ -134,230 +137,118 @@ def restore_or_init(run: Run, state) -> tuple[Any, Any, int]:
   train_rng = jax.device_put(jax.random.fold_in(jax.random.PRNGKey(run.config.seed), 1),
                              parallel.replicated(run.mesh))
   target = {"train_state": state, "rng": train_rng}
-  step = run.checkpointer.latest_step()
-  if step is not None:
+  if run.checkpointer.latest_step() is not None:
     shardings = {"train_state": run.shardings, "rng": parallel.replicated(run.mesh)}
-    restored = run.checkpointer.restore(step, abstract_like(target, shardings), _checkpoint_meta(run.config))
+    restored, step = _restore_newest_readable(run, abstract_like(target, shardings))
     return restored["train_state"], restored["rng"], step
-  if run.config.init_from:
-    params, skipped = load_matching_params(run.config.init_from, state.params, run.shardings.params)
-    if skipped:
-      print(f"init_from: kept the fresh initialisation of {len(skipped)} parameter(s): {skipped}")
-    state = state.replace(params=params)
+  if run.config.get("init_from"):
+    state = _init_from(run, state)
   return state, train_rng, 0
 
 
-def to_host(tree):
-  """Fetches (possibly multi-host) sharded arrays to NumPy on every host."""
-  if jax.process_count() > 1:
-    return multihost_utils.process_allgather(tree, tiled=True)
-  return jax.device_get(tree)
+def _restore_newest_readable(run: Run, abstract_target) -> tuple[Any, int]:
+  """The newest checkpoint that can be read; each unreadable one is named in one line.
 
-
-def evaluate_split(run: Run, state, split: str) -> dict:
-  """Runs `eval_step` over a whole split; returns the per-example outputs with padding removed."""
-  rows = parallel.process_slice(run.config.eval.batch_size)
-  chunks = []
-  for batch in run.data.eval_batches(split, run.config.eval.batch_size):
-    mask = batch.pop("mask")
-    local = {k: v[rows] for k, v in batch.items()}
-    outputs = to_host(run.eval_fn(state, parallel.shard_batch(local, run.mesh)))
-    chunks.append({k: np.asarray(v)[mask] for k, v in outputs.items()})
-  return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-
-
-def validate(run: Run, state, split: str = "validation") -> dict:
-  outputs = evaluate_split(run, state, split)
-  return run.workload.summarize(outputs, config=run.config, data=run.data)
-
-
-def check_finite(step: int, metrics: dict, last_good: Optional[int]) -> None:
-  for name, value in metrics.items():
-    if "loss" in name and not np.isfinite(value):
-      raise TrainingDiverged(
-          f"{name} is {value} at step {step}; stopped. Last good checkpoint: "
-          f"{'step ' + str(last_good) if last_good is not None else 'none'}")
-
-
-def prefetch(iterator, size: int = 2):
-  """Assembles the next host batches on a thread while the devices run the current step."""
-  buffer, stop, done = queue.Queue(maxsize=size), threading.Event(), object()
-
-  def put(item) -> bool:
-    while not stop.is_set():
-      try:
-        buffer.put(item, timeout=0.1)
-        return True
-      except queue.Full:
-        continue
-    return False
-
-  def fill():
+  An unreadable checkpoint is never deleted or overwritten: evaluation leaves it where it
+  is; training moves it (files untouched) to checkpoints_unreadable/ so it can write that
+  step again. A checkpoint of another model is an error, not something to skip.
+  """
+  meta = run.workload.checkpoint_meta(run.config)
+  for step in reversed(run.checkpointer.all_steps()):
     try:
-      for item in iterator:
-        if not put(item):
-          return
-    except Exception as e:  # Handed to the consumer, which re-raises it.
-      put(e)
-    put(done)
-
-  threading.Thread(target=fill, daemon=True).start()
-  try:
-    while (item := buffer.get()) is not done:
-      if isinstance(item, Exception):
-        raise item
-      yield item
-  finally:  # The consumer stopped early (StopTraining, an error): let the thread end.
-    stop.set()
+      return run.checkpointer.restore(step, abstract_target, meta), step
+    except UnreadableCheckpoint as e:
+      note = ""
+      if not run.checkpointer.read_only:
+        note = f"; moved to {run.checkpointer.set_aside(step)}"
+      if run.is_writer:
+        print(f"warning: {e}{note}; trying the previous checkpoint", file=sys.stderr)
+  raise CheckpointError(f"no readable checkpoint in {run.checkpointer.directory}; "
+                        f"use a fresh --workdir (the unreadable ones were kept)")
 
 
-def _eval_interval(run: Run) -> int:
-  every = run.config.train.eval_every_steps
-  if every > 0:
-    return every
-  return getattr(run.data.spec, "steps_per_epoch", 0) or run.num_steps  # -1: once an epoch.
+def _init_from(run: Run, state):
+  fields = run.workload.transfer_fields
+  current = {f: getattr(state, f) for f in fields}
+  shardings = {f: getattr(run.shardings, f) for f in fields}
+  loaded, skipped = load_matching_fields(run.config.init_from, current, shardings)
+  if skipped:
+    print(f"init_from: kept the fresh initialisation of {len(skipped)} array(s): {skipped}")
+  return state.replace(**loaded)
 
 
-class _MetricWindow:
-  """Step metrics kept on device and fetched together at log, checkpoint and eval steps.
-
-  Reading them every step would make the host wait for each step in turn; a NaN is
-  still caught, and named by its step, before any checkpoint is written after it.
-  """
-
-  def __init__(self, last_good: Optional[int]):
-    self.pending = []   # (step, device metrics) not yet read.
-    self.rows = []      # Host metrics since the last log.
-    self.last_good = last_good
-
-  def push(self, step: int, device_metrics) -> None:
-    self.pending.append((step, device_metrics))
-
-  def drain(self) -> None:
-    fetched = jax.device_get(self.pending)
-    self.pending = []
-    for step, metrics in fetched:
-      host = {k: float(v) for k, v in metrics.items()}
-      check_finite(step, host, self.last_good)
-      self.rows.append(host)
-
-  def mean_and_reset(self) -> dict:
-    self.drain()
-    means = {k: float(np.mean([r[k] for r in self.rows])) for k in self.rows[0]} if self.rows else {}
-    self.rows = []
-    return means
+def _read_summary(workdir: str) -> Optional[dict]:
+  path = os.path.join(workdir, SUMMARY_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
 
 
-def _save_checkpoint(run: Run, window: _MetricWindow, step: int, item, meta: dict) -> None:
-  window.drain()  # Never save a state whose loss was not checked.
-  if run.checkpointer.latest_step() != step:
-    run.checkpointer.save(step, item, meta)
-  window.last_good = step
+def _write_summary(run: Run, name: str, summary: dict) -> None:
+  if run.is_writer:
+    with open(os.path.join(run.workdir, name), "w") as f:
+      json.dump(summary, f, indent=2, default=str)
 
 
-def train_loop(run: Run, state, train_rng, start_step: int, writer: MetricWriter,
-               on_eval: Optional[Callable] = None):
-  """Steps from `start_step` to `run.num_steps`; returns (final state, training seconds).
-
-  Training seconds include compilation but not validation, hooks or checkpoint waits
-  at the end. `on_eval(step, state, run, train_seconds)` runs after each validation;
-  it may raise StopTraining.
-  """
-  cfg, meta = run.config, _checkpoint_meta(run.config)
-  eval_every, rows = _eval_interval(run), parallel.process_slice(cfg.train.batch_size)
-  window = _MetricWindow(run.checkpointer.latest_step())
-  batches = prefetch(run.data.train_batch(s) for s in range(start_step, run.num_steps))
-  bar = tqdm(total=run.num_steps, initial=start_step, unit="step", dynamic_ncols=True,
-             disable=not cfg.train.progress_bar or jax.process_index() != 0)
-  tick, tick_step = time.perf_counter(), start_step
-  loop_start, eval_seconds = tick, 0.0
-  with _StopSignals() as signals:
-    for step in range(start_step, run.num_steps):
-      batch = parallel.shard_batch({k: v[rows] for k, v in next(batches).items()}, run.mesh)
-      state, metrics = run.train_fn(state, batch, train_rng)
-      done = step + 1
-      window.push(done, metrics)
-      bar.update(1)
-      if done % cfg.train.log_every_steps == 0 or done == run.num_steps:
-        train_metrics = window.mean_and_reset()
-        now = time.perf_counter()
-        train_metrics["examples_per_sec"] = (done - tick_step) * cfg.train.batch_size / (now - tick)
-        tick, tick_step = now, done
-        writer.write(done, {f"train/{k}": v for k, v in train_metrics.items()})
-        bar.set_postfix(loss=f"{train_metrics.get('loss', float('nan')):.4f}",
-                        ex_per_s=f"{train_metrics['examples_per_sec']:.0f}")
-      if done % cfg.checkpoint.every_steps == 0 or done == run.num_steps:
-        _save_checkpoint(run, window, done, {"train_state": state, "rng": train_rng}, meta)
-      if done % eval_every == 0 or done == run.num_steps:
-        window.drain()
-        eval_start = time.perf_counter()
-        writer.write(done, {f"val/{k}": v for k, v in validate(run, state).items()})
-        try:
-          if on_eval is not None:
-            on_eval(done, state, run, eval_start - loop_start - eval_seconds)
-        except StopTraining:
-          break
-        finally:  # Throughput and training time leave evaluation out.
-          spent = time.perf_counter() - eval_start
-          tick, eval_seconds = tick + spent, eval_seconds + spent
-      if signals.received:
-        _save_checkpoint(run, window, done, {"train_state": state, "rng": train_rng}, meta)
-        raise Interrupted(f"{signals.received} at step {done}: saved a checkpoint there; "
-                          f"rerun the same command to resume")
-  window.drain()
-  bar.close()
-  return state, time.perf_counter() - loop_start - eval_seconds
-
-
-def _plot_training_curves(workdir: str) -> None:
-  history = read_metrics(workdir)
-  keys = {k for row in history for k in row}
-  names = sorted(k.split("/", 1)[1] for k in keys if k.startswith("train/") and "val/" + k.split("/", 1)[1] in keys)
-  if names:
-    plots.plot_curves(history, names, os.path.join(workdir, "training_curves.png"))
-
-
-def final_report(run: Run, state, timings: dict) -> dict:
-  """Test-split metrics, the workload's report (plots) and training curves, as the run summary."""
-  outputs = evaluate_split(run, state, "test")
-  test_metrics = run.workload.summarize(outputs, config=run.config, data=run.data)
-  summary = {"step": int(jax.device_get(state.step)), "test": test_metrics}
-  if jax.process_index() == 0:
-    summary["test_details"] = run.workload.report(outputs, run.workdir, config=run.config, data=run.data)
-    _plot_training_curves(run.workdir)
-  devices = run.mesh.devices.flatten()
-  summary.update(timings, devices=len(devices), device_kind=devices[0].device_kind,
-                 config=run.config.to_dict())
+def _train(run: Run, state, on_eval, start: float) -> dict:
+  state, train_rng, step = restore_or_init(run, state)
+  finished = _read_summary(run.workdir)
+  if step >= run.num_steps and finished is not None and finished.get("step") == step:
+    print(f"{run.workdir} already finished at step {step}; summary.json kept "
+          f"(use a new --workdir or raise the run's length to train more)")
+    return finished
+  timings = {}
+  if step < run.num_steps:
+    writer = MetricWriter(run.workdir, resume_step=step)
+    try:
+      state, timings["train_time_s"], step = train_loop.train_loop(run, state, train_rng, step, writer, on_eval)
+    finally:
+      writer.close()
+  run.checkpointer.wait()
+  summary = evaluation.final_report(run, state, step, timings)
+  summary["wall_time_s"] = time.perf_counter() - start
+  _write_summary(run, SUMMARY_FILE, summary)
   return summary
 
 
-def train_and_evaluate(config, workdir: str, mode: str = "train",
-                       on_eval: Optional[Callable] = None) -> dict:
-  """Trains (resuming if the workdir has checkpoints) or, with mode='eval', only evaluates.
+def _restore_latest(run: Run, state, mode: str):
+  if run.checkpointer.latest_step() is None:
+    raise UserError(f"--mode={mode}: {run.workdir} has no checkpoint")
+  state, _, step = restore_or_init(run, state)
+  return state, step
 
-  Returns the summary that is also written to `<workdir>/summary.json` (`eval_summary.json`
-  in eval mode).
+
+def train_and_evaluate(config, workdir: str, mode: str = "train", on_eval: Optional[Callable] = None,
+                       options: Optional[dict] = None, config_source: str = "") -> dict:
+  """Trains (resuming if the workdir has checkpoints), evaluates, or runs a workload mode.
+
+  train: returns the summary also written to `<workdir>/summary.json`.
+  eval: evaluates the latest checkpoint into `eval_summary.json` (summary.json is kept).
+  other modes (`Workload.modes`): their result, written to `<mode>_summary.json`.
   """
-  if mode not in ("train", "eval"):
-    raise UserError(f"--mode={mode!r}; choose 'train' or 'eval'")
   start = time.perf_counter()
-  run, state = build_run(config, workdir, read_only=mode == "eval")
+  workload = get_workload(config.workload)
+  if mode not in BUILT_IN_MODES and mode not in workload.modes:
+    raise UserError(f"--mode={mode!r}; workload {config.workload!r} offers "
+                    f"{list(BUILT_IN_MODES) + sorted(workload.modes)}")
+  run, state = build_run(config, workdir, read_only=mode != "train", config_source=config_source)
   try:
-    state, train_rng, step = restore_or_init(run, state)
-    if mode == "eval" and run.checkpointer.latest_step() is None:
-      raise UserError(f"--mode=eval: {workdir} has no checkpoint to evaluate")
-    timings = {}
-    if mode == "train":
-      writer = MetricWriter(workdir, resume_step=step)
-      try:
-        state, timings["train_time_s"] = train_loop(run, state, train_rng, step, writer, on_eval)
-      finally:
-        writer.close()
-    summary = final_report(run, state, timings)
-    summary["wall_time_s"] = time.perf_counter() - start
+    with parallel.mesh_context(run.mesh, config.mesh):
+      if mode == "train":
+        return _train(run, state, on_eval, start)
+      state, step = _restore_latest(run, state, mode)
+      if mode == "eval":
+        result = evaluation.final_report(run, state, step, {})
+      else:
+        result = {"step": step, **workload.modes[mode](run, state, options or {})}
+      result["wall_time_s"] = time.perf_counter() - start
+      _write_summary(run, f"{mode}_summary.json", result)
+      return result
   finally:
     run.checkpointer.close()
-  if jax.process_index() == 0:  # An evaluation keeps the training run's summary.json intact.
-    with open(os.path.join(workdir, SUMMARY_FILE if mode == "train" else EVAL_SUMMARY_FILE), "w") as f:
-      json.dump(summary, f, indent=2, default=str)
-  return summary
+
+
+def supported_modes(config) -> list[str]:
+  return list(BUILT_IN_MODES) + sorted(get_workload(config.workload).modes)
+

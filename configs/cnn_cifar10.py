@@ -37,10 +37,12 @@ def get_config(arg=None):
   c.data.normalize = True
   c.data.crop_padding = 0            # 4 with horizontal_flip=True is the usual CIFAR augmentation.
   c.data.horizontal_flip = False
+  c.data.on_device = False           # Keep the train images (uint8) on the devices; gather batches there.
 
   c.optimizer = sections.optimizer(name="adam", learning_rate=1e-3)
   c.train = sections.train(batch_size=64, num_epochs=10)
   c.eval = sections.evaluation(batch_size=1000)
+  c.supervised = sections.supervised()
   c.checkpoint = sections.checkpoint(every_steps=2000)
   c.mesh = sections.mesh()
 

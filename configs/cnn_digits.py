@@ -34,11 +34,13 @@ def get_config(arg=None):
   c.data.normalize = True
   c.data.crop_padding = 1
   c.data.horizontal_flip = False     # Digits are not mirror-symmetric.
+  c.data.on_device = False           # Keep the train images (uint8) on the devices; gather batches there.
 
   c.optimizer = sections.optimizer(name="adam", learning_rate=3e-3, schedule="warmup_cosine",
                                    warmup_steps=20, grad_clip_norm=1.0)
   c.train = sections.train(batch_size=64, num_epochs=30, log_every_steps=20)
   c.eval = sections.evaluation(batch_size=128)
+  c.supervised = sections.supervised()
   c.checkpoint = sections.checkpoint(every_steps=200, keep=2)
   c.mesh = sections.mesh()
 

@@ -41,11 +41,13 @@ def get_config(arg=None):
   c.data.normalize = True            # Per-channel mean/std of the train split.
   c.data.crop_padding = 0            # Random crop after zero padding (0 = off).
   c.data.horizontal_flip = True
+  c.data.on_device = False           # Keep the train images (uint8) on the devices; gather batches there.
 
   c.optimizer = sections.optimizer(name="adamw", learning_rate=2e-3, schedule="warmup_cosine",
                                    warmup_steps=300, weight_decay=1e-4)
   c.train = sections.train(batch_size=64, num_epochs=16)
-  c.eval = sections.evaluation(batch_size=1000, flip_tta=True)
+  c.eval = sections.evaluation(batch_size=1000)
+  c.supervised = sections.supervised(flip_tta=True)
   c.checkpoint = sections.checkpoint(every_steps=1000)
   c.mesh = sections.mesh()
 

@@ -39,10 +39,12 @@ def get_config(arg=None):
   c.data.normalize = True
   c.data.crop_padding = 0
   c.data.horizontal_flip = False
+  c.data.on_device = False           # Keep the train images (uint8) on the devices; gather batches there.
 
   c.optimizer = sections.optimizer(name="adam", learning_rate=4e-3, schedule="onecycle", warmup_steps=400)
   c.train = sections.train(batch_size=64, num_epochs=3, eval_every_steps=215)  # ~4 evaluations an epoch.
   c.eval = sections.evaluation(batch_size=1000)
+  c.supervised = sections.supervised()
   c.checkpoint = sections.checkpoint(every_steps=1000)
   c.mesh = sections.mesh()
 

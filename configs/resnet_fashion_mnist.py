@@ -32,10 +32,12 @@ def get_config(arg=None):
   c.data.normalize = True
   c.data.crop_padding = 2            # Random 28x28 crops of the image padded to 32x32.
   c.data.horizontal_flip = True
+  c.data.on_device = False           # Keep the train images (uint8) on the devices; gather batches there.
 
   c.optimizer = sections.optimizer(name="sgd", learning_rate=0.1, momentum=0.9, nesterov=True,
                                    schedule="warmup_cosine", warmup_steps=500, weight_decay=5e-4)
-  c.train = sections.train(batch_size=128, num_epochs=40, label_smoothing=0.1)
+  c.train = sections.train(batch_size=128, num_epochs=40)
+  c.supervised = sections.supervised(label_smoothing=0.1)
   c.eval = sections.evaluation(batch_size=1000)
   c.checkpoint = sections.checkpoint(every_steps=2000)
   c.mesh = sections.mesh()

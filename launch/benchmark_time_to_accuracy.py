@@ -20,7 +20,7 @@ import tempfile
 from absl import app, flags
 from ml_collections import config_flags
 
-from bigmodel_jax import trainer
+from bigmodel_jax import evaluation, trainer
 from launch import xla_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/cnn_fashion_mnist_fast.py",
@@ -34,7 +34,7 @@ def time_this_project(config, target: float) -> dict:
   reached = {}
 
   def check_test_accuracy(step, state, run, train_seconds):
-    accuracy = trainer.validate(run, state, "test")["accuracy"]
+    accuracy = evaluation.evaluate(run, state, "test")[0]["accuracy"]
     print(json.dumps({"side": "bigmodel_jax", "step": step, "train_seconds": round(train_seconds, 2),
                       "test_accuracy": accuracy}), flush=True)
     if accuracy >= target:

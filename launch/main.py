@@ -1,62 +1,187 @@
-r"""Trains or evaluates one experiment.
+r"""Trains, evaluates or runs another mode of one experiment.
 
   python -m launch.main --config=configs/cnn_fashion_mnist.py --workdir=runs/cnn
   python -m launch.main --config=configs/cnn_fashion_mnist.py:tiny --workdir=runs/tiny \
       --config.optimizer.learning_rate=3e-4
   python -m launch.main --config=configs/cnn_fashion_mnist.py --workdir=runs/cnn --mode=eval
 
-Run again with the same --workdir to resume from its latest checkpoint. For a
+Run again with the same --workdir to resume from its latest checkpoint. `--mode`
+is train, eval, or a mode of the config's workload (e.g. sample, predict). For a
 multi-process launch (several hosts, or one process per GPU) add --distributed.
+
+Exit status: 0 done (or stopped by SIGTERM after saving a checkpoint: rerun to
+resume), 1 an error (one `error:` line; --verbosity=1 or BIGMODEL_TRACEBACK=1 show the
+traceback), 130 stopped by Ctrl-C after saving a checkpoint.
 """
+import logging as std_logging
+import os
+import re
 import sys
+import traceback
 
 import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from bigmodel_jax import distributed
 from bigmodel_jax.errors import UserError
-from bigmodel_jax.trainer import train_and_evaluate
+from bigmodel_jax.trainer import Interrupted, train_and_evaluate
 from launch import xla_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics, plots and summary.json.")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"], "train (resumes if possible) or eval only.")
-_DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() first.")
+_MODE = flags.DEFINE_string("mode", "train", "train (resumes if possible), eval, or a mode of the workload.")
+_DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Join a multi-process job (jax.distributed) first.")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "--distributed: process 0's host:port "
+                                   "(else JAX_COORDINATOR_ADDRESS, else auto-detected).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "--distributed: processes in the job.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this process's number, from 0.")
+_DISTRIBUTED_TIMEOUT = flags.DEFINE_integer("distributed_timeout_s", 300, "--distributed: seconds to wait "
+                                            "for the coordinator and the other processes.")
+# Options of the workloads' modes; each mode reads those it needs.
+_PROMPT = flags.DEFINE_string("prompt", None, "sample (language models): text to continue.")
+_NUM_TOKENS = flags.DEFINE_integer("num_tokens", None, "sample (language models): tokens to generate.")
+_NUM_SAMPLES = flags.DEFINE_integer("num_samples", None, "sample (generative models): images to generate.")
+_NUM_EPISODES = flags.DEFINE_integer("num_episodes", None, "eval (RL): episodes to run.")
+_INPUT = flags.DEFINE_string("input", None, "predict / transform: a .npy file of inputs (default: the test split).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def _show_tracebacks() -> bool:
+  return flags.FLAGS["verbosity"].present and flags.FLAGS.verbosity >= 1 or \
+      os.environ.get("BIGMODEL_TRACEBACK") == "1"
+
+
+def _fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(1)
+
+
+def _innermost(e: BaseException) -> BaseException:
+  while e.__cause__ is not None or (e.args and isinstance(e.args[0], BaseException)):
+    e = e.__cause__ if e.__cause__ is not None else e.args[0]
+  return e
+
+
 def parse_flags(argv):
-  """absl's flag parsing, with a bad --config override reported as one line (not a traceback)."""
+  """absl's flag parsing; a bad --config file, variant or override is one line, not a traceback."""
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
-    print(f"error: {e}", file=sys.stderr)
+    if str(e).startswith("flag --config=") and "Traceback" in str(e):   # The config file raised.
+      _fail(_describe_config_failure(argv, str(e)))
+    _fail(str(e).splitlines()[0])
   except (AttributeError, KeyError) as e:  # ml_collections: an override of a key that does not exist.
-    while isinstance(e, Exception) and e.args:  # Unwrap AttributeError(KeyError("...")).
-      e = e.args[0]
-    detail = ". ".join(line.strip("'\"") for line in str(e).splitlines())
-    print(f"error: a --config override names a key the config file does not declare: {detail}",
-          file=sys.stderr)
-  sys.exit(1)
+    detail = ". ".join(line.strip("'\"") for line in str(_innermost(e)).splitlines())
+    _fail(f"a --config override names a key the config file does not declare: {detail}")
+  except Exception as e:  # The config file itself failed in some other way.
+    if os.environ.get("BIGMODEL_TRACEBACK") == "1":
+      raise
+    _fail(_describe_config_failure(argv, "".join(traceback.format_exception(_innermost(e)))))
+
+
+def _describe_config_failure(argv, report: str) -> str:
+  """One line from a config file's failure report: which file, which line, which error."""
+  given = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), "?")
+  path = given.split(":", 1)[0]
+  if not os.path.exists(path):
+    return f"--config={given}: no such file {path!r}"
+  lines = [line.strip() for line in report.splitlines() if line.strip()]
+  where = ""
+  for line in lines:   # The last frame in the config file, or a SyntaxError's own line.
+    if line.startswith("File ") and os.path.basename(path) in line and ", line " in line:
+      where = f" (line {line.split(', line ')[1].split(',')[0]})"
+  syntax = re.search(r'File ".*", line (\d+)', report) if "SyntaxError" in report else None
+  if syntax and not where:
+    where = f" (line {syntax.group(1)})"
+  last = next((line for line in reversed(lines) if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)),
+              lines[-1] if lines else "")
+  return f"--config={given}: the config file failed{where}: {last}"
+
+
+def _mode_options() -> dict:
+  values = {"prompt": _PROMPT.value, "num_tokens": _NUM_TOKENS.value, "num_samples": _NUM_SAMPLES.value,
+            "num_episodes": _NUM_EPISODES.value, "input": _INPUT.value}
+  return {k: v for k, v in values.items() if v is not None}
+
+
+def _config_source() -> str:
+  return next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--config=")), "")
+
+
+def _quiet_abandoned_checkpoint_reads(unraisable) -> None:
+  """Drops the errors that the abandoned reads of a damaged checkpoint leave behind.
+
+  After one read of a damaged checkpoint fails, Orbax closes its event loop with other
+  reads still pending. Those reads fail again later, outside any caller: as the pending
+  coroutines are collected, and as TensorStore threads post their results to the closed
+  loop. Python can only print them; the failure itself is already reported in one of
+  this launcher's lines. Anything else goes on to Python's default hook.
+  """
+  if not (_is_orbax_coroutine(unraisable.object) or _is_post_to_closed_loop(unraisable)):
+    sys.__unraisablehook__(unraisable)
+
+
+def _is_orbax_coroutine(obj) -> bool:
+  code = getattr(obj, "cr_code", None)
+  return code is not None and f"{os.sep}orbax{os.sep}" in code.co_filename
+
+
+def _is_post_to_closed_loop(unraisable) -> bool:
+  if unraisable.object is not None or not isinstance(unraisable.exc_value, RuntimeError):
+    return False
+  frames = traceback.extract_tb(unraisable.exc_traceback)
+  return (str(unraisable.exc_value) == "Event loop is closed" and bool(frames)
+          and frames[0].name == "call_soon_threadsafe")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   xla_flags.set_defaults()  # Before the first use of a device.
-  if _DISTRIBUTED.value:
-    jax.distributed.initialize()
-  # Orbax logs every checkpoint step at INFO; pass --verbosity=0 to see it.
-  if not flags.FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)
-  print(f"devices: {jax.devices()}")
+  explicit = (_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   try:
-    summary = train_and_evaluate(_CONFIG.value, _WORKDIR.value, _MODE.value)
+    if _DISTRIBUTED.value:
+      distributed.initialize(distributed.explicit_settings(*explicit), _DISTRIBUTED_TIMEOUT.value)
+    elif any(v is not None for v in explicit):
+      raise UserError("--coordinator_address / --num_processes / --process_id need --distributed")
   except UserError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
-  print(f"test metrics at step {summary['step']}: {summary['test']} ({summary['wall_time_s']:.0f}s)")
+    _fail(str(e))
+  # Orbax logs every checkpoint step at INFO, read-only restores at WARNING and the damage
+  # it finds in a checkpoint with tracebacks at ERROR, all of which this launcher reports in
+  # its own lines; pass --verbosity=0 (or higher) to see them.
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.FATAL)
+    # Reads of a damaged checkpoint fail in several asyncio tasks at once; the ones nobody
+    # awaited are logged with tracebacks when collected.
+    std_logging.getLogger("asyncio").setLevel(std_logging.CRITICAL)
+    sys.unraisablehook = _quiet_abandoned_checkpoint_reads
+  config = _CONFIG.value
+  try:
+    config.keys()   # ml_collections defers a missing or failing file to the first use.
+  except Exception as e:
+    _fail(_describe_config_failure(sys.argv, "".join(traceback.format_exception(_innermost(e)))))
+  if jax.process_index() == 0:
+    print(f"devices: {jax.devices()} ({jax.process_count()} process(es))")
+  try:
+    result = train_and_evaluate(config, _WORKDIR.value, _MODE.value, options=_mode_options(),
+                                config_source=_config_source())
+  except Interrupted as e:
+    print(f"stopped: {e}", file=sys.stderr)
+    sys.exit(e.exit_status)
+  except UserError as e:
+    if _show_tracebacks():
+      traceback.print_exc()
+    _fail(str(e))
+  if jax.process_index() != 0:
+    return
+  if "test" in result:
+    print(f"{result.get('final_split', 'test')} metrics at step {result['step']}: {result['test']} "
+          f"({result['wall_time_s']:.0f}s)")
+  else:
+    print(f"{_MODE.value} at step {result['step']}: "
+          f"{ {k: v for k, v in result.items() if k not in ('step', 'wall_time_s')} }")
 
 
 if __name__ == "__main__":

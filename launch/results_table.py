@@ -2,16 +2,14 @@ r"""Rewrites the results table in WORKSPACE.md from the summary.json files of fi
 
   .venv/bin/python -m launch.results_table --runs=runs [--workspace=WORKSPACE.md]
 
-Each run directory under --runs contributes one row: the run (by convention named
-after its config), the test metrics, the steps, the training and wall time, the
-devices and the date of the summary. Runs of the `main.py` command with
-`--workdir=runs/<config name>` line up with configs/ by name.
+Each run directory under --runs contributes one row: the run, the --config it
+was started with, its final metrics, the steps, the training and wall time, and
+the hardware and date it ran on (all recorded in its summary.json).
 """
 import datetime
 import glob
 import json
 import os
-import platform
 
 from absl import app, flags
 
@@ -23,15 +21,16 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 def _row(run_dir: str, summary: dict) -> str:
   test = summary["test"]
-  shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(test.items()) if k != "loss")
-  date = datetime.date.fromtimestamp(os.path.getmtime(os.path.join(run_dir, "summary.json")))
-  hardware = f"{summary['devices']}x {summary['device_kind']}"
-  if summary["device_kind"] == "cpu":
-    hardware = f"{os.cpu_count()}-core CPU ({platform.machine()})"
+  shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(test.items())
+                    if isinstance(v, (int, float)) and (k != "loss" or len(test) == 1))
+  # Runs record their own hardware, date and --config; older summaries fall back to guesses.
+  date = summary.get("date") or datetime.date.fromtimestamp(os.path.getmtime(os.path.join(run_dir, "summary.json")))
+  hardware = summary.get("hardware") or f"{summary['devices']}x {summary['device_kind']}"
   train = summary.get("train_time_s")
   train = f"{train:.0f} s" if train is not None else "-"
   name = os.path.basename(run_dir)
-  command = f"`--config=configs/{name}.py`" if os.path.exists(f"configs/{name}.py") else "(custom)"
+  source = summary.get("config_source") or (f"configs/{name}.py" if os.path.exists(f"configs/{name}.py") else "")
+  command = f"`--config={source}`" if source else "(custom)"
   return (f"| {name} | {command} | {shown} | {summary['step']} | {train} | "
           f"{summary['wall_time_s']:.0f} s | {hardware} | {date} |")
 

@@ -171,8 +171,9 @@ def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
   def terminate(step, state, run, seconds):
     os.kill(os.getpid(), signal.SIGTERM)
 
-  with pytest.raises(Interrupted, match="SIGTERM at step 8: saved a checkpoint"):
+  with pytest.raises(Interrupted, match="SIGTERM: stopped at step 8, checkpoint saved") as stopped:
     trainer.train_and_evaluate(config, str(tmp_path), on_eval=terminate)
+  assert stopped.value.exit_status == 0 and stopped.value.step == 8
   assert Checkpointer(str(tmp_path), keep=2, read_only=True).latest_step() == 8
   # The default handler is back: the run above did not leave its own behind.
   assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

@@ -18,6 +18,19 @@ def test_results_table_has_a_row_per_run(tmp_path):
   assert len(table.splitlines()) == 3
 
 
+def test_results_table_uses_what_the_run_recorded(tmp_path):
+  run = tmp_path / "runs" / "my_experiment"   # Not named like any config.
+  run.mkdir(parents=True)
+  (run / "summary.json").write_text(json.dumps({
+      "step": 20, "test": {"loss": 2.1}, "train_time_s": 3.0, "wall_time_s": 9.0, "devices": 8,
+      "device_kind": "cpu", "hardware": "96-core CPU (aarch64)", "date": "2026-01-02",
+      "config_source": "configs/cnn_fashion_mnist.py:tiny"}))
+  row = results_table.results_table(str(tmp_path / "runs")).splitlines()[2]
+  assert "`--config=configs/cnn_fashion_mnist.py:tiny`" in row
+  assert "96-core CPU (aarch64)" in row and "2026-01-02" in row
+  assert "loss 2.1" in row   # The only metric is shown even when it is the loss.
+
+
 def test_xla_flag_defaults_add_to_and_never_override_the_users_flags():
   environ = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
   xla_flags.set_defaults(environ)

@@ -77,7 +77,10 @@ def test_dropout_is_active_only_in_training():
   model = CNN(num_outputs=10, dropout=0.5)
   variables = _init(model, (1, 28, 28, 1))
   x = jax.random.normal(jax.random.PRNGKey(2), (3, 28, 28, 1))
-  np.testing.assert_array_equal(model.apply(variables, x, train=False), model.apply(variables, x, train=False))
+  # In eval, different dropout keys give the same output; in training they do not.
+  eval_a = model.apply(variables, x, train=False, rngs={"dropout": jax.random.PRNGKey(3)})
+  eval_b = model.apply(variables, x, train=False, rngs={"dropout": jax.random.PRNGKey(4)})
+  np.testing.assert_array_equal(eval_a, eval_b)
   a = model.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(3)})
   b = model.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(4)})
   assert not np.allclose(a, b)
@@ -101,6 +104,11 @@ def test_bfloat16_computes_in_bfloat16_with_float32_params():
   _, inter = model.apply(variables, jnp.ones((2, 28, 28, 1)), train=False,
                          capture_intermediates=True, mutable=["intermediates"])
   assert inter["intermediates"]["Conv_0"]["__call__"][0].dtype == jnp.bfloat16
+  assert inter["intermediates"]["Dense_0"]["__call__"][0].dtype == jnp.bfloat16
+  # The dtype setting is what makes the difference: float32 computes in float32.
+  _, inter32 = CNN(num_outputs=10).apply(variables, jnp.ones((2, 28, 28, 1)), train=False,
+                                         capture_intermediates=True, mutable=["intermediates"])
+  assert inter32["intermediates"]["Conv_0"]["__call__"][0].dtype == jnp.float32
 
 
 def test_registry_builds_from_config_and_rejects_unknown_options():

@@ -87,9 +87,14 @@ def test_augmentations_keep_shape_and_content():
   x = jnp.arange(2 * 4 * 4, dtype=jnp.float32).reshape(2, 4, 4, 1) + 1
   cropped = random_crop(x, jax.random.PRNGKey(0), padding=1)
   assert cropped.shape == x.shape
-  # Every crop is a shifted window: its non-zero values are a subset of the original image's.
+  # Every crop is a shifted window of the zero-padded image: it equals that window exactly.
+  padded = np.pad(np.asarray(x), ((0, 0), (1, 1), (1, 1), (0, 0)))
   for i in range(2):
-    assert set(np.asarray(cropped[i]).ravel()) - {0.0} <= set(np.asarray(x[i]).ravel())
+    windows = [padded[i, r:r + 4, c:c + 4] for r in range(3) for c in range(3)]
+    assert any(np.array_equal(cropped[i], w) for w in windows)
+  # Over many keys the offsets vary, and the centre crop (the image itself) is among them.
+  many = [random_crop(x, jax.random.PRNGKey(k), padding=1)[0] for k in range(20)]
+  assert len({np.asarray(m).tobytes() for m in many}) > 2
   flipped = random_flip(x, jax.random.PRNGKey(3))
   for i in range(2):
     assert np.array_equal(flipped[i], x[i]) or np.array_equal(flipped[i], x[i, :, ::-1])
@@ -101,12 +106,12 @@ def test_flip_tta_scores_an_image_and_its_mirror_alike():
   from conftest import load_config
   config = load_config("cnn_fashion_mnist", "tiny")
   with config.unlocked():
-    config.eval.flip_tta = True
+    config.supervised.flip_tta = True
   spec = SupervisedSpec((28, 28, 1), 10, 100, True)
-  state = supervised.init_state(jax.random.PRNGKey(0), config=config, spec=spec)
+  state = supervised.init_state(jax.random.PRNGKey(0), {}, config=config, spec=spec)
   x = jax.random.normal(jax.random.PRNGKey(1), (4, 28, 28, 1))
   batch = {"inputs": x, "targets": jnp.zeros(4, jnp.int32)}
   mirrored = {"inputs": x[:, :, ::-1], "targets": batch["targets"]}
-  a = supervised.eval_step(state, batch, config=config, spec=spec)
-  b = supervised.eval_step(state, mirrored, config=config, spec=spec)
+  a = supervised.eval_step(state, batch, None, config=config, spec=spec)
+  b = supervised.eval_step(state, mirrored, None, config=config, spec=spec)
   np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)

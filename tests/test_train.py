@@ -49,9 +49,11 @@ def test_resume_gives_identical_parameters(tmp_path):
 
   stopped = trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), resumed, on_eval=stop_half_way)
   assert stopped["step"] == 8
+  # The stop saved a checkpoint of step 8 (periodic ones come every 10 steps in :tiny).
+  assert Checkpointer(resumed, keep=2, read_only=True).latest_step() == 8
   # A second invocation picks up the step-8 checkpoint and continues to 16.
   trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), resumed)
-  for a, b in zip(_params(straight), _params(resumed)):
+  for a, b in zip(_params(straight), _params(resumed), strict=True):
     np.testing.assert_array_equal(a, b)
   assert _losses(straight) == _losses(resumed)
 
@@ -64,9 +66,9 @@ def test_same_seed_same_result_different_seed_differs(tmp_path):
       config.seed = seed
     trainer.train_and_evaluate(config, str(tmp_path / name))
     runs.append(_params(str(tmp_path / name)))
-  for a, b in zip(runs[0], runs[1]):
+  for a, b in zip(runs[0], runs[1], strict=True):
     np.testing.assert_array_equal(a, b)
-  assert any(not np.array_equal(a, c) for a, c in zip(runs[0], runs[2]))
+  assert any(not np.array_equal(a, c) for a, c in zip(runs[0], runs[2], strict=True))
 
 
 @pytest.mark.parametrize("mesh_data, sharding", [(1, "replicate"), (8, "fsdp")])
@@ -80,7 +82,7 @@ def test_one_device_and_fsdp_match_eight_replicated(tmp_path, mesh_data, shardin
   other = str(tmp_path / "other")
   trainer.train_and_evaluate(config, other)
   np.testing.assert_allclose(_losses(reference), _losses(other), rtol=1e-4)
-  for a, b in zip(_params(reference), _params(other)):
+  for a, b in zip(_params(reference), _params(other), strict=True):
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
@@ -116,7 +118,7 @@ def test_init_from_starts_from_another_runs_parameters(tmp_path):
   state, _, step = trainer.restore_or_init(run, fresh)
   run.checkpointer.close()
   assert step == 0
-  for a, b in zip(_params(source), jax.tree.leaves(state.params)):
+  for a, b in zip(_params(source), jax.tree.leaves(state.params), strict=True):
     np.testing.assert_array_equal(a, np.asarray(b))
 
 
@@ -152,3 +154,40 @@ def test_tfds_config_end_to_end_on_mock_data(tmp_path):
     summary = trainer.train_and_evaluate(config, str(tmp_path))
   assert summary["step"] == 20 and np.isfinite(summary["test"]["loss"])
   assert len(summary["test_details"]["per_class"]) == 10   # cifar10's real class names.
+
+
+def test_k_steps_per_dispatch_equal_k_single_dispatches(tmp_path):
+  single = str(tmp_path / "single")
+  trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), single)
+  config = load_config("cnn_digits", "tiny")
+  with config.unlocked():
+    config.train.steps_per_dispatch = 4   # 16 steps as 4 dispatches; logs every 4, evaluates every 8.
+  scanned = str(tmp_path / "scanned")
+  summary = trainer.train_and_evaluate(config, scanned)
+  assert summary["step"] == 16
+  np.testing.assert_allclose(_losses(single), _losses(scanned), rtol=1e-5)
+  for a, b in zip(_params(single), _params(scanned), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_rerunning_a_finished_run_keeps_its_summary(tmp_path):
+  first = trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), str(tmp_path))
+  written = (tmp_path / "summary.json").read_text()
+  again = trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), str(tmp_path))
+  assert (tmp_path / "summary.json").read_text() == written
+  assert again["train_time_s"] == first["train_time_s"] > 0
+  assert json.loads(written)["hardware"] and json.loads(written)["date"]
+
+
+def test_device_resident_images_train_like_host_batches(tmp_path):
+  host = trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), str(tmp_path / "host"))
+  config = load_config("cnn_digits", "tiny")
+  with config.unlocked():
+    config.data.on_device = True
+  run, _ = trainer.build_run(config, str(tmp_path / "probe"))
+  run.checkpointer.close()
+  assert run.device_data["images"].dtype == np.uint8 and not run.batch_placement
+  device = trainer.train_and_evaluate(config, str(tmp_path / "device"))
+  # Another batch order, the same learning: both far above chance (10%) after 16 steps.
+  assert device["test"]["accuracy"] > 0.3 and host["test"]["accuracy"] > 0.3
+  assert _losses(str(tmp_path / "device")) != _losses(str(tmp_path / "host"))

@@ -5,15 +5,17 @@ import jax
 import ml_collections
 import numpy as np
 import pytest
+from flax import struct
 from jax.sharding import PartitionSpec as P
 
-from bigmodel_jax import parallel, trainer
+from bigmodel_jax import host, parallel, train_loop
 from bigmodel_jax.errors import ConfigError, DataError, TrainingDiverged
 from bigmodel_jax.metric_writer import MetricWriter, read_metrics
+from bigmodel_jax.workloads.base import Workload
 
 
 def test_prefetch_keeps_order_and_reraises_errors():
-  assert list(trainer.prefetch(iter(range(10)))) == list(range(10))
+  assert list(host.prefetch(iter(range(10)))) == list(range(10))
 
   def broken():
     yield 1
@@ -21,17 +23,35 @@ def test_prefetch_keeps_order_and_reraises_errors():
 
   got = []
   with pytest.raises(DataError, match="disk gone"):
-    for item in trainer.prefetch(broken()):
+    for item in host.prefetch(broken()):
       got.append(item)
   assert got == [1]
 
 
-def test_check_finite_names_the_step_and_last_checkpoint():
-  trainer.check_finite(3, {"loss": 1.0, "grad_norm": float("inf")}, last_good=2)  # Only losses count.
-  with pytest.raises(TrainingDiverged, match="loss is nan at step 7.*step 5"):
-    trainer.check_finite(7, {"loss": float("nan")}, last_good=5)
-  with pytest.raises(TrainingDiverged, match="d_loss is inf at step 1.*none"):
-    trainer.check_finite(1, {"d_loss": float("inf")}, last_good=None)
+def test_check_finite_names_the_step_element_and_last_checkpoint():
+  train_loop.check_finite(3, "loss", np.ones((4, 2)), last_good=2)
+  # Dispatch of steps 5..8 (first_step=4): the nan is at K index 2 -> step 7, seed 1.
+  values = np.ones((4, 3))
+  values[2, 1] = np.nan
+  with pytest.raises(TrainingDiverged, match=r"loss is nan at step 7 \(element \(1,\)\).*step 5"):
+    train_loop.check_finite(4, "loss", values, last_good=5)
+  with pytest.raises(TrainingDiverged, match="d_loss is inf at step 1; .*none"):
+    train_loop.check_finite(0, "d_loss", np.array([np.inf]), last_good=None)
+
+
+def test_metric_window_guards_only_declared_metrics_and_reduces_a_seed_axis():
+  window = train_loop.MetricWindow(guarded=("return",), last_good=None)
+  # Two dispatches of K=2 steps, 3 seeds; grad_norm is not guarded, so its inf is only logged.
+  window.push(0, {"return": np.array([[1.0, 2.0, 3.0], [3.0, 4.0, 5.0]]), "grad_norm": np.array([np.inf, 1.0])})
+  window.push(2, {"return": np.array([[5.0, 6.0, 7.0], [7.0, 8.0, 9.0]]), "grad_norm": np.array([1.0, 1.0])})
+  logged = window.reduce_and_reset()
+  # Per seed, the mean over the 4 steps is 4, 5, 6.
+  assert logged["return"] == pytest.approx(5.0)
+  assert (logged["return_min"], logged["return_max"]) == pytest.approx((4.0, 6.0))
+  assert logged["grad_norm"] == np.inf and "grad_norm_min" not in logged
+  window.push(4, {"return": np.array([[1.0, np.nan, 1.0], [1.0, 1.0, 1.0]]), "grad_norm": np.ones(2)})
+  with pytest.raises(TrainingDiverged, match=r"return is nan at step 5 \(element \(1,\)\)"):
+    window.drain()
 
 
 @pytest.mark.parametrize("shape, spec", [
@@ -73,27 +93,60 @@ def test_metric_writer_truncates_on_resume(tmp_path):
   assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])["train/loss"] == 1.0
 
 
-def test_each_step_gets_its_own_randomness():
-  from flax import struct
+def _counter_workload(train_step, gather_batch=None):
+  return Workload(make_data=None, num_train_steps=None, init_state=None, train_step=train_step,
+                  eval_step=None, summarize=None, report=None, gather_batch=gather_batch)
 
-  @struct.dataclass
-  class Counter:
-    step: jax.Array
 
-  def draw(state, batch, rng, *, config, spec):
-    del batch, config, spec
-    return state.replace(step=state.step + 1), {"draw": jax.random.uniform(rng)}
-
-  workload = type("W", (), {"train_step": staticmethod(draw)})
+def _counter_train_fn(train_step, k: int, gather_batch=None, data_shardings=None):
   mesh = parallel.make_mesh(ml_collections.ConfigDict({"data": -1, "model": 1}))
-  shardings = Counter(step=parallel.replicated(mesh))
-  train_fn = trainer._jit_train_fn(workload, None, None, mesh, shardings)
-  state, rng = Counter(step=jax.numpy.zeros((), jax.numpy.int32)), jax.random.PRNGKey(0)
-  draws = []
-  for _ in range(3):
-    state, metrics = train_fn(state, {}, rng)
-    draws.append(float(metrics["draw"]))
-  assert len(set(draws)) == 3
-  # ...and the same step always gets the same numbers (what makes resuming exact).
-  _, again = train_fn(Counter(step=jax.numpy.ones((), jax.numpy.int32)), {}, rng)
-  assert float(again["draw"]) == draws[1]
+  config = ml_collections.ConfigDict({"train": {"steps_per_dispatch": k}})
+  return mesh, train_loop.make_train_fn(_counter_workload(train_step, gather_batch), config, None, mesh,
+                                        Counter(step=parallel.replicated(mesh)), {}, data_shardings or {},
+                                        host_batches=False)
+
+
+@struct.dataclass
+class Counter:
+  step: jax.Array
+
+
+def _draw(state, batch, rng, *, config, spec):
+  del batch, config, spec
+  return state.replace(step=state.step + 1), {"draw": jax.random.uniform(rng)}
+
+
+def test_each_step_gets_its_own_randomness_and_k_per_dispatch_draws_the_same():
+  mesh, one = _counter_train_fn(_draw, k=1)
+  zero = lambda: jax.numpy.zeros((), jax.numpy.int32)   # Fresh buffers: the state is donated.
+  state, rng, step, draws = Counter(step=zero()), jax.random.PRNGKey(0), zero(), []
+  for _ in range(4):
+    state, metrics, step = one(state, {}, {}, rng, step)
+    draws.append(float(metrics["draw"][0]))
+  assert len(set(draws)) == 4 and int(step) == 4
+  # ...the same step always gets the same numbers (what makes resuming exact), and K=4 steps
+  # in one dispatch draw exactly what 4 dispatches drew.
+  _, four = _counter_train_fn(_draw, k=4)
+  state4, metrics4, step4 = four(Counter(step=zero()), {}, {}, rng, zero())
+  assert [float(x) for x in metrics4["draw"]] == draws
+  assert int(state4.step) == 4 and int(step4) == 4
+
+
+def test_device_resident_data_is_not_uploaded_again_per_dispatch():
+  mesh = parallel.make_mesh(ml_collections.ConfigDict({"data": -1, "model": 1}))
+  points = parallel.place_global({"x": np.arange(32.0).reshape(16, 2)}, mesh, P("data"))
+  gather = lambda data, step, rng, *, config, spec: {"x": data["x"] * 1.0}
+
+  def total(state, batch, rng, *, config, spec):
+    return state.replace(step=state.step + 1), {"sum": batch["x"].sum()}
+
+  _, fn = _counter_train_fn(total, k=2, gather_batch=gather,
+                            data_shardings=jax.tree.map(lambda a: a.sharding, points))
+  state = Counter(step=jax.device_put(jax.numpy.zeros((), jax.numpy.int32), parallel.replicated(mesh)))
+  step = jax.device_put(jax.numpy.zeros((), jax.numpy.int32), parallel.replicated(mesh))
+  rng = jax.device_put(jax.random.PRNGKey(0), parallel.replicated(mesh))
+  state, metrics, step = fn(state, {}, points, rng, step)   # Compiles.
+  with jax.transfer_guard_host_to_device("disallow"):
+    for _ in range(3):
+      state, metrics, step = fn(state, {}, points, rng, step)
+  assert int(step) == 8 and float(metrics["sum"][0]) == float(np.arange(32.0).sum())

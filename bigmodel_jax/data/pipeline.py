@@ -30,6 +30,19 @@ class SupervisedData:
   std: np.ndarray
   batch_size: int
   seed: int
+  # With data.on_device: the train split as stored (uint8 images), placed on the devices
+  # once; batches are then gathered and normalised there (no host batches).
+  stored_train: Optional[tuple] = None
+
+  def __post_init__(self):
+    if self.stored_train is not None:
+      self.train_batch = None   # The trainer reads this as "batches are made on device".
+
+  def device_arrays(self) -> dict:
+    if self.stored_train is None:
+      return {}
+    images, targets = self.stored_train
+    return {"images": images, "targets": targets, "mean": self.mean, "std": self.std}
 
   @property
   def num_outputs(self) -> int:
@@ -55,10 +68,11 @@ class SupervisedData:
       self._cached_epoch = epoch
     return self._cached_order
 
-  def train_batch(self, step: int) -> dict:
-    """The global batch for `step` (epochs reshuffle; the remainder of an epoch is dropped)."""
+  def train_batch(self, step: int, rows: Optional[slice] = None) -> dict:
+    """The global batch for `step`, or its `rows` (one process's part); epochs reshuffle and
+    the remainder of an epoch is dropped."""
     epoch, index = divmod(step, self.steps_per_epoch)
-    rows = self._epoch_order(epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+    rows = self._epoch_order(epoch)[index * self.batch_size:(index + 1) * self.batch_size][rows or slice(None)]
     inputs, targets = self.splits["train"]
     return {"inputs": inputs[rows], "targets": targets[rows]}
 
@@ -96,12 +110,16 @@ def _to_unit_float(x: np.ndarray) -> np.ndarray:
 
 
 def load_supervised_data(data_cfg, batch_size: int, seed: int) -> SupervisedData:
-  """Loads `SOURCES[data_cfg.name]`, holds out validation and normalises with train statistics."""
+  """Loads `SOURCES[data_cfg.name]`, holds out validation and normalises with train statistics.
+
+  With `data_cfg.on_device`, the train split is also kept as stored (uint8) for the devices.
+  """
   if data_cfg.name not in SOURCES:
     raise ConfigError(f"data.name={data_cfg.name!r}; choose one of {sorted(SOURCES)}")
   raw = SOURCES[data_cfg.name](data_cfg)
   train, val = _hold_out_validation(raw, data_cfg.validation_size, seed)
   splits = {"train": train, "validation": val, "test": raw.test}
+  stored_train = train if data_cfg.get("on_device", False) else None
   splits = {k: (_to_unit_float(x), y) for k, (x, y) in splits.items()}
   channels = splits["train"][0].shape[-1]
   mean, std = np.zeros(channels, np.float32), np.ones(channels, np.float32)
@@ -111,4 +129,4 @@ def load_supervised_data(data_cfg, batch_size: int, seed: int) -> SupervisedData
   splits = {k: ((x - mean) / std, y) for k, (x, y) in splits.items()}
   if batch_size > len(splits["train"][0]):
     raise ConfigError(f"train.batch_size={batch_size} exceeds the {len(splits['train'][0])} training examples")
-  return SupervisedData(splits, raw.class_names, mean, std, batch_size, seed)
+  return SupervisedData(splits, raw.class_names, mean, std, batch_size, seed, stored_train)

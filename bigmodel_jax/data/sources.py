@@ -11,6 +11,7 @@ import numpy as np
 
 from bigmodel_jax.data.idx import find_idx_file, read_idx
 from bigmodel_jax.errors import DataError
+from bigmodel_jax.validation import Check
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -126,6 +127,11 @@ def linear_regression(cfg) -> RawSplits:
   # Five points leave nothing to hold out; validation watches the fit on the training points.
   return RawSplits(train, (x_test, 2 * x_test), None, validation=train)
 
+
+# Keys a source needs beyond the supervised data section's (bigmodel_jax.validation).
+SOURCE_CHECKS = {
+    "tfds": {"tfds_name": Check("a TFDS dataset name, e.g. 'mnist'", lambda s: isinstance(s, str) and bool(s))},
+}
 
 SOURCES = {
     "fashion_mnist": fashion_mnist,

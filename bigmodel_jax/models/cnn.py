@@ -4,8 +4,9 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from bigmodel_jax import validation as v
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.models.common import BatchNorm, compute_dtype, max_pool_2x2
+from bigmodel_jax.models.common import DTYPES, BatchNorm, compute_dtype, max_pool_2x2
 
 
 class CNN(nn.Module):
@@ -23,6 +24,12 @@ class CNN(nn.Module):
   dropout: float = 0.0        # On the dense layer's input and output.
   batch_norm: bool = False    # conv -> BN -> ReLU; not in the source, converges faster.
   dtype: str = "float32"
+
+  # Valid values of the `model.*` keys (bigmodel_jax.validation).
+  CONFIG_CHECKS = {"features": v.each(v.POSITIVE_INT), "kernel_size": v.POSITIVE_INT,
+                   "padding": v.one_of("SAME", "VALID"), "convs_per_stage": v.POSITIVE_INT,
+                   "dense_features": v.POSITIVE_INT, "dropout": v.PROBABILITY, "batch_norm": v.BOOL,
+                   "dtype": v.one_of(*DTYPES)}
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool):

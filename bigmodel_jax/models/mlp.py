@@ -4,8 +4,9 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from bigmodel_jax import validation as v
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.models.common import compute_dtype
+from bigmodel_jax.models.common import DTYPES, compute_dtype
 
 ACTIVATIONS = {"relu": nn.relu, "sigmoid": nn.sigmoid, "tanh": jnp.tanh, "gelu": nn.gelu}
 
@@ -17,6 +18,9 @@ class MLP(nn.Module):
   activation: str = "relu"
   dropout: float = 0.0
   dtype: str = "float32"
+
+  CONFIG_CHECKS = {"hidden": v.each(v.POSITIVE_INT), "activation": v.one_of(*ACTIVATIONS),
+                   "dropout": v.PROBABILITY, "dtype": v.one_of(*DTYPES)}
 
   @nn.compact
   def __call__(self, x, *, train: bool):

@@ -4,7 +4,8 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bigmodel_jax.models.common import BatchNorm, compute_dtype
+from bigmodel_jax import validation as v
+from bigmodel_jax.models.common import DTYPES, BatchNorm, compute_dtype
 
 
 class PreActBlock(nn.Module):
@@ -33,6 +34,9 @@ class ResNet(nn.Module):
   widths: Sequence[int] = (32, 64, 128)
   dropout: float = 0.0        # Before the classifier.
   dtype: str = "float32"
+
+  CONFIG_CHECKS = {"stage_sizes": v.each(v.POSITIVE_INT), "widths": v.each(v.POSITIVE_INT),
+                   "dropout": v.PROBABILITY, "dtype": v.one_of(*DTYPES)}
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool):

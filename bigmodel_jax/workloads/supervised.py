@@ -7,8 +7,10 @@ import numpy as np
 import optax
 
 from bigmodel_jax import classification_metrics, plots
+from bigmodel_jax import validation as v
 from bigmodel_jax.data.pipeline import load_supervised_data
 from bigmodel_jax.models import build_model
+from bigmodel_jax.parallel import DATA_AXIS
 from bigmodel_jax.optim import make_optimizer
 from bigmodel_jax.train_state import TrainState, ema_update
 from bigmodel_jax.workloads.base import Workload
@@ -26,12 +28,33 @@ def _model_and_optimizer(config, spec):
   return build_model(config.model, spec.num_outputs), make_optimizer(config.optimizer, num_train_steps(config, spec))
 
 
-def init_state(rng, *, config, spec) -> TrainState:
+def init_state(rng, device_data, *, config, spec) -> TrainState:
+  del device_data  # Batches come from the host.
   model, tx = _model_and_optimizer(config, spec)
   params_rng, dropout_rng = jax.random.split(rng)
   dummy = jnp.zeros((1,) + tuple(spec.input_shape), jnp.float32)
   variables = model.init({"params": params_rng, "dropout": dropout_rng}, dummy, train=False)
-  return TrainState.create(variables, tx, use_ema=config.train.ema_decay > 0)
+  return TrainState.create(variables, tx, use_ema=config.supervised.ema_decay > 0)
+
+
+def gather_batch(device_data, step, rng, *, config, spec):
+  """With data.on_device: step's batch gathered from the stored train images on the devices.
+
+  Each epoch is a permutation drawn from (seed, epoch) on device, so batches are still a
+  function of (seed, step) alone (not the host path's order). uint8 images are scaled
+  and normalised here, which keeps the copy on the devices 4x smaller.
+  """
+  del rng
+  images, targets = device_data["images"], device_data["targets"]
+  epoch, index = jnp.divmod(step, spec.steps_per_epoch)
+  order = jax.random.permutation(jax.random.fold_in(jax.random.PRNGKey(config.seed), epoch), len(images))
+  rows = jax.lax.dynamic_slice_in_dim(order, index * config.train.batch_size, config.train.batch_size)
+  inputs = images[rows].astype(jnp.float32)
+  if images.dtype == jnp.uint8:
+    inputs = inputs / 255.0
+  inputs = (inputs - device_data["mean"]) / device_data["std"]
+  batch = {"inputs": inputs, "targets": targets[rows]}
+  return jax.lax.with_sharding_constraint(batch, jax.sharding.PartitionSpec(DATA_AXIS))
 
 
 def random_crop(x_BxHxWxC, rng, padding: int):
@@ -76,7 +99,7 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
         {"params": params, **state.model_state}, inputs, train=True,
         rngs={"dropout": dropout_rng}, mutable=mutable)
     losses = per_example_loss(outputs, batch["targets"], is_classification=spec.is_classification,
-                              label_smoothing=config.train.label_smoothing)
+                              label_smoothing=config.supervised.label_smoothing)
     return losses.mean(), (outputs, new_model_state)
 
   (loss, (outputs, new_model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -87,17 +110,18 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
   params = optax.apply_updates(state.params, updates)
   ema_params = state.ema_params
   if ema_params is not None:
-    ema_params = ema_update(ema_params, params, state.step, config.train.ema_decay)
+    ema_params = ema_update(ema_params, params, state.step, config.supervised.ema_decay)
   new_state = state.replace(step=state.step + 1, params=params, model_state=new_model_state,
                             opt_state=opt_state, ema_params=ema_params)
   return new_state, metrics
 
 
-def eval_step(state: TrainState, batch, *, config, spec) -> dict:
+def eval_step(state: TrainState, batch, rng, *, config, spec) -> dict:
+  del rng  # Deterministic.
   model = build_model(config.model, spec.num_outputs)
   variables = {"params": state.eval_params(), **state.model_state}
   outputs = model.apply(variables, batch["inputs"], train=False)
-  if config.eval.flip_tta and spec.is_classification:
+  if config.supervised.flip_tta and spec.is_classification:
     # Test-time augmentation: average the log-probabilities of the image and its mirror.
     mirrored = model.apply(variables, batch["inputs"][:, :, ::-1], train=False)
     outputs = (jax.nn.log_softmax(outputs) + jax.nn.log_softmax(mirrored)) / 2
@@ -117,18 +141,20 @@ def summarize(outputs, *, config, data) -> dict:
   return metrics
 
 
-def report(outputs, workdir, *, config, data) -> dict:
+def report(run, state, outputs) -> dict:
   """Per-class precision/recall/F1, the confusion matrix and a 5x5 prediction grid of the test split."""
-  del config
+  del state
+  data, workdir = run.data, run.workdir
   if not data.spec.is_classification:
     return {}
   names = data.class_names
   cm = classification_metrics.confusion_matrix(outputs["target"], outputs["prediction"], len(names))
   scores = classification_metrics.precision_recall_f1(cm)
-  plots.plot_confusion_matrix(cm, names, os.path.join(workdir, "confusion_matrix.png"))
-  shown = min(25, len(outputs["target"]))
-  plots.plot_prediction_grid(data.display_images("test")[:shown], outputs["target"][:shown],
-                             outputs["prediction"][:shown], names, os.path.join(workdir, "predictions.png"))
+  if run.is_writer:
+    plots.plot_confusion_matrix(cm, names, os.path.join(workdir, "confusion_matrix.png"))
+    shown = min(25, len(outputs["target"]))
+    plots.plot_prediction_grid(data.display_images("test")[:shown], outputs["target"][:shown],
+                               outputs["prediction"][:shown], names, os.path.join(workdir, "predictions.png"))
   result = {f"macro_{k}": float(scores[f"macro_{k}"]) for k in ("precision", "recall", "f1")}
   result["per_class"] = {name: {k: float(scores[k][i]) for k in ("precision", "recall", "f1")}
                          for i, name in enumerate(names)}
@@ -136,5 +162,17 @@ def report(outputs, workdir, *, config, data) -> dict:
   return result
 
 
+# Valid values of the supervised data section (the model's are on its class; the shared sections'
+# in config_sections).
+CONFIG_CHECKS = {
+    "data.data_dir": v.STRING,
+    "data.validation_size": v.NON_NEGATIVE_INT,
+    "data.normalize": v.BOOL,
+    "data.crop_padding": v.NON_NEGATIVE_INT,
+    "data.horizontal_flip": v.BOOL,
+    "data.on_device": v.BOOL,
+}
+
 WORKLOAD = Workload(make_data=make_data, num_train_steps=num_train_steps, init_state=init_state,
-                    train_step=train_step, eval_step=eval_step, summarize=summarize, report=report)
+                    train_step=train_step, eval_step=eval_step, summarize=summarize, report=report,
+                    gather_batch=gather_batch, config_checks=CONFIG_CHECKS)

@@ -1,0 +1,165 @@
+"""Several processes through the launcher (`--distributed`, 127.0.0.1, simulated CPU devices).
+
+Two processes of two devices must train exactly what one process of four does; their
+checkpoints must restore on other topologies; a SIGTERM to one process must stop both
+at the same step with one checkpoint. Each workload adds its `tiny` config to
+MULTI_PROCESS_CONFIGS.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from bigmodel_jax import parallel
+from bigmodel_jax.checkpoints import Checkpointer
+from conftest import REPO
+
+MULTI_PROCESS_CONFIGS = ["cnn_digits"]
+TIMEOUT_S = 240
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _command(config: str, workdir: str, extra=()):
+  return [sys.executable, "-m", "launch.main", f"--config=configs/{config}.py:tiny", f"--workdir={workdir}",
+          "--config.train.progress_bar=False", *extra]
+
+
+def _env(devices: int):
+  return dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+
+
+def _start_processes(config, workdir, processes: int, devices: int, extra=()):
+  address = f"127.0.0.1:{_free_port()}"
+  return [subprocess.Popen(_command(config, workdir, ("--distributed", f"--coordinator_address={address}",
+                                                      f"--num_processes={processes}", f"--process_id={i}",
+                                                      "--distributed_timeout_s=60", *extra)),
+                           cwd=REPO, env=_env(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+          for i in range(processes)]
+
+
+def _finish(procs):
+  results = []
+  try:
+    for p in procs:
+      out, err = p.communicate(timeout=TIMEOUT_S)
+      results.append((p.returncode, out, err))
+  finally:
+    for p in procs:
+      p.kill()
+  return results
+
+
+def _run_single(config, workdir, devices: int, extra=()):
+  result = subprocess.run(_command(config, workdir, extra), cwd=REPO, env=_env(devices), capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+  assert result.returncode == 0, result.stderr[-3000:]
+
+
+def _losses(workdir):
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [r["train/loss"] for r in map(json.loads, f) if "train/loss" in r]
+
+
+def _arrays(workdir, step=None):
+  ckpt = Checkpointer(workdir, keep=10, read_only=True)
+  raw = ckpt.restore_raw(step or ckpt.latest_step())["train_state"]
+  ckpt.close()
+  return [np.asarray(x) for x in jax.tree.leaves(raw)]
+
+
+def _assert_same_arrays(a, b):
+  assert len(a) == len(b)
+  for x, y in zip(a, b, strict=True):
+    np.testing.assert_allclose(x, y, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("config", MULTI_PROCESS_CONFIGS)
+def test_two_processes_equal_one_and_their_checkpoints_move_between_topologies(tmp_path, config):
+  single, multi = str(tmp_path / "single"), str(tmp_path / "multi")
+  _run_single(config, single, devices=4)
+  results = _finish(_start_processes(config, multi, processes=2, devices=2))
+  for code, _, err in results:
+    assert code == 0, err[-3000:]
+  np.testing.assert_allclose(_losses(single), _losses(multi), rtol=2e-4)
+  _assert_same_arrays(_arrays(single), _arrays(multi))
+  # Only process 0 writes the run's files: one summary, one metrics row per log.
+  assert json.loads(open(os.path.join(multi, "summary.json")).read())["processes"] == 2
+  assert "test metrics" in results[0][1] and "test metrics" not in results[1][1]
+  # The first checkpoint of the 2-process run continues on 1 and on 8 devices of one process.
+  first = Checkpointer(multi, keep=10, read_only=True).all_steps()[0]
+  for devices in (1, 8):
+    moved = str(tmp_path / f"moved_{devices}")
+    shutil.copytree(multi, moved)
+    for step in Checkpointer(moved, keep=10, read_only=True).all_steps()[1:]:
+      shutil.rmtree(os.path.join(moved, "checkpoints", str(step)))
+    os.remove(os.path.join(moved, "summary.json"))
+    _run_single(config, moved, devices=devices)
+    _assert_same_arrays(_arrays(single), _arrays(moved))
+
+
+def test_sigterm_to_one_process_stops_both_at_one_step_and_the_command_resumes(tmp_path):
+  workdir = str(tmp_path)
+  extra = ("--config.train.num_steps=400", "--config.checkpoint.every_steps=20", "--config.train.eval_every_steps=400")
+  procs = _start_processes("cnn_digits", workdir, processes=2, devices=2, extra=extra)
+  deadline = time.time() + TIMEOUT_S
+  while not os.path.isdir(os.path.join(workdir, "checkpoints", "20")) and time.time() < deadline:
+    time.sleep(0.2)
+  procs[1].send_signal(signal.SIGTERM)
+  results = _finish(procs)
+  steps = []
+  for code, _, err in results:
+    assert code == 0, err[-3000:]
+    stopped = [line for line in err.splitlines() if line.startswith("stopped: SIGTERM")]
+    assert len(stopped) == 1, err[-3000:]
+    steps.append(int(stopped[0].split("stopped at step ")[1].split(",")[0]))
+  assert steps[0] == steps[1] < 400
+  assert Checkpointer(workdir, keep=10, read_only=True).latest_step() == steps[0]
+  # The same command picks up from there and finishes.
+  for code, _, err in _finish(_start_processes("cnn_digits", workdir, processes=2, devices=2, extra=extra)):
+    assert code == 0, err[-3000:]
+  assert json.loads(open(os.path.join(workdir, "summary.json")).read())["step"] == 400
+
+
+def test_each_process_reads_its_own_rows_and_together_they_read_the_batch():
+  from bigmodel_jax.data.pipeline import SupervisedData
+  ids = np.arange(100, dtype=np.float32)[:, None]
+  data = SupervisedData({"train": (ids, ids)}, None, np.zeros(1), np.ones(1), batch_size=24, seed=0)
+  for step in (0, 3, 7):
+    whole = data.train_batch(step)["targets"].ravel()
+    parts = [data.train_batch(step, rows=slice(i * 8, (i + 1) * 8))["targets"].ravel() for i in range(3)]
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    assert len(set(np.concatenate(parts).tolist())) == 24
+
+
+def test_bad_distributed_launches_are_one_line(tmp_path):
+  def launch(*args, timeout=120):
+    result = subprocess.run(_command("cnn_digits", str(tmp_path), ("--distributed", *args)), cwd=REPO,
+                            env=_env(1), capture_output=True, text=True, timeout=timeout)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    return errors[0]
+
+  assert "must be in [0, 2)" in launch("--coordinator_address=127.0.0.1:1234", "--num_processes=2", "--process_id=2")
+  assert "missing ['num_processes', 'process_id']" in launch("--coordinator_address=127.0.0.1:1234")
+  # Nobody listens on the coordinator's port: a bounded wait, then one line.
+  start = time.time()
+  line = launch(f"--coordinator_address=127.0.0.1:{_free_port()}", "--num_processes=2", "--process_id=1",
+                "--distributed_timeout_s=5")
+  assert "no coordinator answers at" in line and time.time() - start < 90
+
+
+def test_process_rows_split_a_dimension_evenly():
+  assert parallel.process_rows(16) == slice(0, 16)   # One process here: everything.
