@@ -85,6 +85,7 @@ def final_report(run, state, step: int, timings: dict) -> dict:
   metrics, outputs = evaluate(run, state, run.workload.final_split)
   summary = {"step": step, "final_split": run.workload.final_split, "test": metrics}
   details = run.workload.report(run, state, outputs)
+  summary.update(details.pop("summary", {}))   # A report's top-level entries (e.g. k-means inertia).
   if details:
     summary["test_details"] = details
   if run.is_writer:

@@ -125,6 +125,7 @@ class MetricWindow:
     self.guarded = guarded
     self.pending = []   # (first step, device metrics [K, ...]) not yet read.
     self.rows = []      # Host metrics since the last log.
+    self.steps = []     # First step of each row.
     self.last_good = last_good
 
   def push(self, first_step: int, device_metrics) -> None:
@@ -134,16 +135,37 @@ class MetricWindow:
     fetched = jax.device_get(self.pending)
     self.pending = []
     for first_step, metrics in fetched:
+      self.steps.append(first_step)
       host_metrics = {k: np.asarray(v) for k, v in metrics.items()}
       for name in self.guarded:
         if name in host_metrics:
           check_finite(first_step, name, host_metrics[name], self.last_good)
       self.rows.append(host_metrics)
 
+  def stop_step(self, name: str) -> Optional[int]:
+    """The first step whose `name` metric is all nonzero (rows after it are dropped), or None."""
+    self.drain()
+    first, values = self.steps[-1], self.rows[-1][name]
+    hit = np.flatnonzero(np.all(values.reshape(len(values), -1) != 0, axis=1))
+    if not len(hit):
+      return None
+    self.rows[-1] = {key: v[:hit[0] + 1] for key, v in self.rows[-1].items()}
+    return first + int(hit[0]) + 1
+
+  def each_step(self, first: int) -> list:
+    """(step, means over the extra axes) of every step of the latest dispatch but its last,
+    which alone stays in the window (the caller logs it with the throughput)."""
+    self.drain()
+    row = self.rows[-1]
+    steps = [(first + i + 1, reduce_for_logging([{name: v[i:i + 1] for name, v in row.items()}]))
+             for i in range(len(next(iter(row.values()))) - 1)]
+    self.rows[-1] = {name: v[-1:] for name, v in row.items()}
+    return steps
+
   def reduce_and_reset(self) -> dict:
     self.drain()
     reduced = reduce_for_logging(self.rows) if self.rows else {}
-    self.rows = []
+    self.rows, self.steps = [], []
     return reduced
 
 
@@ -193,12 +215,16 @@ class _Throughput:
     self.tick += seconds
 
 
-def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional[Callable] = None):
+def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional[Callable] = None,
+               timings: Optional[dict] = None):
   """Steps from `start_step` to `run.num_steps`; returns (final state, training seconds, last step).
 
-  Training seconds include compilation but not evaluation, hooks or checkpoint waits
-  at the end. `on_eval(step, state, run, train_seconds)` runs after each evaluation;
-  it may raise StopTraining, which saves a checkpoint of that step and ends the loop.
+  Training seconds include compilation (also put in `timings["compile_time_s"]`) but not
+  evaluation, hooks or checkpoint waits at the end. `on_eval(step, state, run, train_seconds)`
+  runs after each evaluation; it may raise StopTraining, which saves a checkpoint of that
+  step and ends the loop. With `Workload.stop_metric` the run ends at the first step where
+  that metric is all nonzero (read after every dispatch); with `train.log_every_steps=1`
+  every step of a dispatch is logged.
   """
   cfg, k = run.config, run.config.train.steps_per_dispatch
   window = MetricWindow(run.workload.guarded_metrics, run.checkpointer.latest_step())
@@ -210,25 +236,34 @@ def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional
              disable=not cfg.train.progress_bar or not run.is_writer)
   speed, loop_start, eval_seconds = _Throughput(run, start_step), time.perf_counter(), 0.0
   step_on_device = jax.device_put(jnp.asarray(start_step, jnp.int32), parallel.replicated(run.mesh))
-  done = start_step
+  done, train_fn, timings = start_step, None, {} if timings is None else timings
   item = lambda: {"train_state": state, "rng": train_rng}
   with host.StopSignals() as signals:
     for first in range(start_step, run.num_steps, k):
       batch = parallel.shard_batch(next(batches), run.mesh, run.batch_placement, local=rows is not None) \
           if uses_host_batches else {}
-      state, metrics, step_on_device = run.train_fn(state, batch, run.device_data, train_rng, step_on_device)
+      if train_fn is None:   # Compiled ahead of the first call, so its time is known apart.
+        compile_start = time.perf_counter()
+        train_fn = run.train_fn.lower(state, batch, run.device_data, train_rng, step_on_device).compile()
+        timings["compile_time_s"] = time.perf_counter() - compile_start
+      state, metrics, step_on_device = train_fn(state, batch, run.device_data, train_rng, step_on_device)
       done = first + k
       window.push(first, metrics)
-      bar.update(k)
-      if _crossed(done, k, cfg.train.log_every_steps) or done == run.num_steps:
+      stopped = window.stop_step(run.workload.stop_metric) if run.workload.stop_metric else None
+      done = stopped or done
+      bar.update(done - first)
+      if cfg.train.log_every_steps == 1 and done - first > 1:
+        for step, row in window.each_step(first):
+          writer.write(step, {f"train/{key}": value for key, value in row.items()})
+      if _crossed(done, k, cfg.train.log_every_steps) or done == run.num_steps or stopped:
         logged = window.reduce_and_reset()
         name, rate = speed.measure(done)
         logged[name] = rate
         writer.write(done, {f"train/{key}": value for key, value in logged.items()})
         bar.set_postfix(loss=f"{logged.get('loss', float('nan')):.4f}", **{name: f"{rate:.0f}"})
-      if _crossed(done, k, cfg.checkpoint.every_steps) or done == run.num_steps:
+      if _crossed(done, k, cfg.checkpoint.every_steps) or done == run.num_steps or stopped:
         save_checkpoint(run, window, done, item())
-      if _crossed(done, k, run.eval_every) or done == run.num_steps:
+      if _crossed(done, k, run.eval_every) or done == run.num_steps or stopped:
         window.drain()
         eval_start = time.perf_counter()
         try:
@@ -247,6 +282,8 @@ def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional
         save_checkpoint(run, window, done, item())
         run.checkpointer.wait()
         raise Interrupted(stop, done)
+      if stopped:
+        break
   window.drain()
   bar.close()
   return state, time.perf_counter() - loop_start - eval_seconds, done

@@ -50,6 +50,7 @@ class Run:
   eval_fn: Callable
   checkpointer: Checkpointer
   config_source: str = ""
+  timings: dict = dataclasses.field(default_factory=dict)   # Filled by training; `report` may read them.
 
   @property
   def is_writer(self) -> bool:
@@ -198,11 +199,12 @@ def _train(run: Run, state, on_eval, start: float) -> dict:
     print(f"{run.workdir} already finished at step {step}; summary.json kept "
           f"(use a new --workdir or raise the run's length to train more)")
     return finished
-  timings = {}
+  timings = run.timings
   if step < run.num_steps:
     writer = MetricWriter(run.workdir, resume_step=step)
     try:
-      state, timings["train_time_s"], step = train_loop.train_loop(run, state, train_rng, step, writer, on_eval)
+      state, timings["train_time_s"], step = train_loop.train_loop(run, state, train_rng, step, writer, on_eval,
+                                                                    timings=timings)
     finally:
       writer.close()
   run.checkpointer.wait()

@@ -82,3 +82,6 @@ class Workload:
   modes: dict = dataclasses.field(default_factory=dict)
   # Valid values of the workload's own config keys: dotted key -> check (bigmodel_jax.validation).
   config_checks: dict = dataclasses.field(default_factory=dict)
+  # A train metric that ends the run early once every element of it is nonzero at some step
+  # (e.g. k-means "converged"); the workload makes the steps after that one no-ops.
+  stop_metric: str = ""

@@ -1,0 +1,150 @@
+"""Points to cluster: image pixels, classifier embeddings or synthetic blobs, as float32 rows.
+
+Every source gives train and test rows (N x D float32) with labels where the data
+has them. All train points live on the devices: padded with weight-0 rows to a
+multiple of the mesh's `data` axis and split over it by rows.
+"""
+import dataclasses
+import os
+from typing import Iterator, Optional
+
+import jax
+import numpy as np
+
+from bigmodel_jax.data.sources import SOURCES
+from bigmodel_jax.errors import ConfigError, DataError
+
+
+@dataclasses.dataclass(frozen=True)
+class PointsSpec:
+  """Static facts the jitted k-means functions depend on."""
+  num_points: int          # Real train points (rows past it are padding).
+  padded_points: int
+  num_features: int
+  num_clusters: int
+  n_init: int
+  minibatch: bool
+  tol_abs: float           # Centre shift (summed squared) below which a restart has converged.
+  image_shape: Optional[tuple] = None
+
+
+@dataclasses.dataclass
+class PointsData:
+  splits: dict                     # split -> (points N x D float32, labels N int or None)
+  spec: PointsSpec
+  class_names: Optional[list] = None
+  train_batch = None               # Batches are made on the devices (gather_batch).
+
+  def device_arrays(self) -> dict:
+    x = self.splits["train"][0]
+    pad = self.spec.padded_points - len(x)
+    padded = np.concatenate([x, np.zeros((pad, x.shape[1]), np.float32)]) if pad else x
+    weights = (np.arange(len(padded)) < len(x)).astype(np.float32)
+    return {"points": padded, "weights": weights, "sq_norms": np.sum(padded * padded, axis=1)}
+
+  def eval_batches(self, split: str, batch_size: int) -> Iterator[dict]:
+    yield from point_batches(self.splits[split][0], batch_size, self.splits[split][1])
+
+
+def point_batches(x_NxD: np.ndarray, batch_size: int, labels=None) -> Iterator[dict]:
+  """Batches of rows in order; the last padded, with `mask` marking the real rows."""
+  for start in range(0, len(x_NxD), batch_size):
+    x = x_NxD[start:start + batch_size]
+    pad = batch_size - len(x)
+    batch = {"points": np.pad(x, ((0, pad), (0, 0))), "mask": np.arange(batch_size) < len(x)}
+    if labels is not None:
+      batch["labels"] = np.pad(labels[start:start + batch_size], (0, pad))
+    yield batch
+
+
+def as_points(images: np.ndarray) -> np.ndarray:
+  """N x ... images or features -> N x D float32 rows; uint8 pixels scaled to [0, 1]."""
+  x = images.reshape(len(images), int(np.prod(images.shape[1:])))
+  return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+
+
+def check_points(x: np.ndarray, what: str) -> None:
+  if x.ndim != 2 or len(x) == 0 or x.shape[1] == 0:
+    raise DataError(f"{what} is empty or not N x D (shape {x.shape})")
+  bad = ~np.isfinite(x)
+  if bad.any():
+    row = int(np.argwhere(bad)[0][0])
+    raise DataError(f"{what} has {int(bad.sum())} NaN or infinite value(s), the first in row {row}")
+
+
+def image_splits(cfg):
+  """A supervised image source (fashion_mnist, digits, ...): pixels of train and test."""
+  raw = SOURCES[cfg.name](cfg)
+  splits = {s: (as_points(x), y.astype(np.int32)) for s, (x, y) in (("train", raw.train), ("test", raw.test))}
+  return splits, tuple(raw.train[0].shape[1:]), raw.class_names
+
+
+def blobs_splits(cfg):
+  """Gaussian blobs (a test set-up): cfg.num_points rows of cfg.num_features around
+  cfg.num_blobs centres, labelled by blob; the test split is a quarter as many."""
+  rng = np.random.default_rng(cfg.blobs_seed)
+  centres = rng.uniform(-10, 10, size=(cfg.num_blobs, cfg.num_features))
+  def make(n):
+    labels = rng.integers(0, cfg.num_blobs, size=n).astype(np.int32)
+    return (centres[labels] + rng.normal(size=(n, cfg.num_features))).astype(np.float32), labels
+  return {"train": make(cfg.num_points), "test": make(max(cfg.num_points // 4, 1))}, None, None
+
+
+def npy_splits(cfg):
+  """A .npy file of rows (or images) in cfg.path; no labels, no test split of its own."""
+  if not os.path.isfile(cfg.path):
+    raise DataError(f"data.path={cfg.path!r}: no such file (a .npy array of points)")
+  try:
+    x = as_points(np.load(cfg.path))
+  except (ValueError, OSError) as e:
+    raise DataError(f"data.path={cfg.path!r} is not a readable .npy array: {e}") from e
+  return {"train": (x, None), "test": (x, None)}, None, None
+
+
+def embedding_splits(cfg):
+  """Penultimate-layer features of a trained classifier run (`cfg.path` is its workdir)."""
+  from bigmodel_jax.data import embeddings  # Builds a model: only this source needs it.
+  return embeddings.classifier_embeddings(cfg.path, cfg.batch_size)
+
+
+POINT_SOURCES = {"fashion_mnist": image_splits, "digits": image_splits, "synthetic": image_splits,
+                 "blobs": blobs_splits, "npy": npy_splits, "embeddings": embedding_splits}
+
+
+def _data_shards(mesh_cfg) -> int:
+  if mesh_cfg.data > 0:
+    return mesh_cfg.data
+  return jax.device_count() // max(mesh_cfg.model, 1)
+
+
+def load_points(config) -> PointsData:
+  cfg, km = config.data, config.kmeans
+  if cfg.name not in POINT_SOURCES:
+    raise ConfigError(f"data.name={cfg.name!r}; choose one of {sorted(POINT_SOURCES)}")
+  splits, image_shape, class_names = POINT_SOURCES[cfg.name](cfg)
+  for split, (x, _) in splits.items():
+    check_points(x, f"data {cfg.name!r} {split} split")
+  x = splits["train"][0]
+  if km.num_clusters > len(x):
+    raise ConfigError(f"kmeans.num_clusters={km.num_clusters} exceeds the {len(x)} points to cluster")
+  shards = _data_shards(config.mesh)
+  padded = -(-len(x) // shards) * shards
+  tol_abs = float(km.tol * np.mean(np.var(x, axis=0, dtype=np.float64)))
+  spec = PointsSpec(len(x), padded, x.shape[1], km.num_clusters, km.n_init, km.algorithm == "minibatch",
+                    tol_abs, image_shape)
+  return PointsData(splits, spec, class_names)
+
+
+def read_input_points(path: str, num_features: int) -> np.ndarray:
+  """Rows of a --input .npy file, checked against the fitted centroids' feature size."""
+  if not os.path.isfile(path):
+    raise DataError(f"--input={path}: no such file (a .npy array of points or images)")
+  try:
+    x = as_points(np.load(path))
+  except (ValueError, OSError) as e:
+    raise DataError(f"--input={path} is not a readable .npy array: {e}") from e
+  if x.shape[1] != num_features:
+    raise DataError(f"--input={path}: {x.shape[1]} features per row, but the centroids have {num_features}")
+  check_points(x, f"--input={path}")
+  return x
+
