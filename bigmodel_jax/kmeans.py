@@ -53,6 +53,29 @@ def _local_stats(x_NxD, w_N, x_sq_N, c_IxKxD):
   return sums, counts, jnp.sum(d2_IxN, axis=1), d2_IxN
 
 
+def largest_divisor_at_most(n: int, limit: int) -> int:
+  return next(d for d in range(min(n, max(limit, 1)), 0, -1) if n % d == 0)
+
+
+def _blocked_local_stats(x_NxD, w_N, x_sq_N, c_IxKxD, block_rows: int):
+  """`_local_stats` over blocks of rows, summed: both matmuls of a block run while it is in
+  cache, so each iteration reads the points from memory once, not twice."""
+  n, d = x_NxD.shape
+  rows = largest_divisor_at_most(n, block_rows) if block_rows else n
+  if rows == n or rows < 64:
+    return _local_stats(x_NxD, w_N, x_sq_N, c_IxKxD)
+  i, k, _ = c_IxKxD.shape
+
+  def add_block(totals, block):
+    sums, counts, inertia, d2_IxB = _local_stats(*block, c_IxKxD)
+    return (totals[0] + sums, totals[1] + counts, totals[2] + inertia), d2_IxB
+
+  zeros = (jnp.zeros((i, k, d), x_NxD.dtype), jnp.zeros((i, k), x_NxD.dtype), jnp.zeros((i,), x_NxD.dtype))
+  blocks = (x_NxD.reshape(-1, rows, d), w_N.reshape(-1, rows), x_sq_N.reshape(-1, rows))
+  (sums, counts, inertia), d2_CxIxB = jax.lax.scan(add_block, zeros, blocks)
+  return sums, counts, inertia, jnp.moveaxis(d2_CxIxB, 1, 0).reshape(i, n)
+
+
 def _farthest_points(x_NxD, d2_IxN, k: int, axis_name):
   """For each restart, the k points farthest from their centres over all devices: [I, k, D]."""
   far_d2_IxK, far_idx_IxK = jax.lax.top_k(d2_IxN, min(k, d2_IxN.shape[1]))
@@ -64,8 +87,8 @@ def _farthest_points(x_NxD, d2_IxN, k: int, axis_name):
   return jnp.take_along_axis(far_x_IxKxD, best_IxK[..., None], axis=1)
 
 
-def _stats_and_reseeds(x_NxD, w_N, x_sq_N, c_IxKxD, *, axis_name):
-  sums, counts, inertia, d2_IxN = _local_stats(x_NxD, w_N, x_sq_N, c_IxKxD)
+def _stats_and_reseeds(x_NxD, w_N, x_sq_N, c_IxKxD, *, axis_name, block_rows):
+  sums, counts, inertia, d2_IxN = _blocked_local_stats(x_NxD, w_N, x_sq_N, c_IxKxD, block_rows)
   if axis_name is not None:   # The one all-reduce of an iteration.
     sums, counts, inertia = jax.lax.psum((sums, counts, inertia), axis_name)
   k = c_IxKxD.shape[1]
@@ -76,15 +99,16 @@ def _stats_and_reseeds(x_NxD, w_N, x_sq_N, c_IxKxD, *, axis_name):
   return sums, counts, inertia, far
 
 
-def cluster_stats(x_NxD, w_N, x_sq_N, c_IxKxD, *, sharded: bool):
+def cluster_stats(x_NxD, w_N, x_sq_N, c_IxKxD, *, sharded: bool, block_rows: int = 0):
   """Summed over every point (all devices): sums [I, K, D], counts [I, K], inertia [I], and
   the K farthest points of each restart [I, K, D] (zeros when no cluster is empty).
 
   `sharded`: the rows are split over the mesh's `data` axis (inside a mesh context).
+  `block_rows` > 0: each device works through its rows in blocks of at most that many.
   """
   if not sharded:
-    return _stats_and_reseeds(x_NxD, w_N, x_sq_N, c_IxKxD, axis_name=None)
-  fn = functools.partial(_stats_and_reseeds, axis_name=DATA_AXIS)
+    return _stats_and_reseeds(x_NxD, w_N, x_sq_N, c_IxKxD, axis_name=None, block_rows=block_rows)
+  fn = functools.partial(_stats_and_reseeds, axis_name=DATA_AXIS, block_rows=block_rows)
   return jax.shard_map(fn, in_specs=(P(DATA_AXIS), P(DATA_AXIS), P(DATA_AXIS), P()),
                        out_specs=(P(), P(), P(), P()), check_vma=False)(x_NxD, w_N, x_sq_N, c_IxKxD)
 

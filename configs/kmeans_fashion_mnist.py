@@ -23,6 +23,7 @@ def get_config(arg=None):
   c.kmeans.algorithm = "lloyd"       # lloyd (all points each step) | minibatch (train.batch_size points).
   c.kmeans.init = "k-means++"        # k-means++ (greedy) | random (distinct points).
   c.kmeans.num_candidates = 0        # k-means++ candidates per centre; 0 = 2 + ln(k).
+  c.kmeans.block_rows = 2048         # Rows per block of a device's pass (0 = all at once); see kmeans.py.
   c.kmeans.tol = 1e-4                # Converged when the summed squared centre shift <= tol x mean feature variance.
 
   c.data = ml_collections.ConfigDict()

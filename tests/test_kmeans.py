@@ -27,7 +27,7 @@ def _lloyd_numpy(x, c, iterations):
 
 def _step_fn(spec):
   mesh = parallel.make_mesh(load_config("kmeans_digits", "tiny").mesh)
-  step = jax.jit(lambda s, b: workload.train_step(s, b, None, config=None, spec=spec))
+  step = jax.jit(lambda s, b: workload.train_step(s, b, None, config=load_config("kmeans_digits", "tiny"), spec=spec))
   return mesh, step
 
 
@@ -68,6 +68,18 @@ def test_lloyd_steps_match_brute_force_numpy_on_8_devices():
   _, c2 = _lloyd_numpy(x, c0, 2)
   expected = ((x[:, None] - c2[None]) ** 2).sum(-1).min(1).sum()
   np.testing.assert_allclose(float(metrics["inertia"][0]), expected, rtol=1e-4)
+
+
+def test_blocked_pass_equals_one_pass_for_two_restarts():
+  rng = np.random.default_rng(2)
+  x = rng.normal(size=(1000, 5)).astype(np.float32)
+  c = jnp.asarray(rng.normal(size=(2, 3, 5)).astype(np.float32))
+  args = (jnp.asarray(x), jnp.asarray(rng.random(1000) < 0.9, jnp.float32), jnp.asarray((x * x).sum(1)), c)
+  whole = jax.jit(km._local_stats)(*args)
+  blocked = jax.jit(lambda *a: km._blocked_local_stats(*a, block_rows=128))(*args)   # 8 blocks of 125.
+  for a, b in zip(whole, blocked, strict=True):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-3)
+  assert whole[3].shape == (2, 1000)
 
 
 def test_empty_cluster_moves_to_the_farthest_point():
@@ -203,3 +215,18 @@ def test_bad_input_is_one_line(tmp_path, change, error, match):
   with pytest.raises(error, match=match) as info:
     trainer.train_and_evaluate(config, str(tmp_path / "run"))
   assert "\n" not in str(info.value)
+
+
+def test_clusters_the_features_of_a_trained_classifier(tmp_path):
+  classifier = str(tmp_path / "cnn")
+  trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), classifier)
+  config = load_config("kmeans_cnn_embeddings", "tiny")
+  with config.unlocked():
+    config.data.path = classifier
+  summary = trainer.train_and_evaluate(config, str(tmp_path / "kmeans"))
+  assert summary["inertia"] > 0 and summary["test"]["nmi"] > 0.2
+  assert np.load(tmp_path / "kmeans" / "centroids.npy").shape == (10, 64)   # cnn_digits: dense 64.
+  with config.unlocked():
+    config.data.path = str(tmp_path / "nothing")
+  with pytest.raises(DataError, match="not a finished classifier run"):
+    trainer.train_and_evaluate(config, str(tmp_path / "again"))

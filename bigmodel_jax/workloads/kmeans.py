@@ -56,10 +56,10 @@ def gather_batch(device_data, step, rng, *, config, spec) -> dict:
   return jax.lax.with_sharding_constraint(batch, P(km.DATA_AXIS))
 
 
-def _iterate(state, batch, spec):
+def _iterate(state, batch, spec, block_rows):
   c = state["centroids"]
   sums, counts, inertia, far = km.cluster_stats(batch["points"], batch["weights"], batch["sq_norms"], c,
-                                                sharded=True)
+                                                sharded=True, block_rows=block_rows)
   if spec.minibatch:
     new_c, seen = km.minibatch_centroids(c, state["counts"], sums, counts)
     inertia = inertia * (spec.num_points / batch["points"].shape[0])   # Estimate for all points.
@@ -82,14 +82,14 @@ def _iterate(state, batch, spec):
 
 def train_step(state, batch, rng, *, config, spec):
   """One iteration of every restart not yet converged; a no-op once all have."""
-  del rng, config
+  del rng
 
   def finished(state):
     zeros = jnp.zeros_like(state["inertia"])
     return state, {"inertia": state["inertia"], "center_shift": zeros, "empty_clusters": zeros,
                    "converged": jnp.array(True)}
 
-  return jax.lax.cond(jnp.all(state["converged"]), finished, lambda s: _iterate(s, batch, spec), state)
+  return jax.lax.cond(jnp.all(state["converged"]), finished, lambda s: _iterate(s, batch, spec, config.kmeans.block_rows), state)
 
 
 def nearest_centroids(centroids_IxKxD, x_BxD):
@@ -225,6 +225,7 @@ CONFIG_CHECKS = {
     "kmeans.init": v.one_of("k-means++", "random"),
     "kmeans.num_candidates": v.NON_NEGATIVE_INT,
     "kmeans.tol": v.NON_NEGATIVE,
+    "kmeans.block_rows": v.NON_NEGATIVE_INT,
     "data.name": v.one_of(*sorted(points.POINT_SOURCES)),
     "data.data_dir": v.STRING,
     "data.path": v.STRING,
