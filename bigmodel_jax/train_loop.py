@@ -283,6 +283,7 @@ def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional
         run.checkpointer.wait()
         raise Interrupted(stop, done)
       if stopped:
+        timings["stopped_by"] = run.workload.stop_metric   # A rerun keeps the finished run.
         break
   window.drain()
   bar.close()

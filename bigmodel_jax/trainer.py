@@ -195,7 +195,9 @@ def _write_summary(run: Run, name: str, summary: dict) -> None:
 def _train(run: Run, state, on_eval, start: float) -> dict:
   state, train_rng, step = restore_or_init(run, state)
   finished = _read_summary(run.workdir)
-  if step >= run.num_steps and finished is not None and finished.get("step") == step:
+  stop = run.workload.stop_metric   # A run that stopped on it (e.g. k-means converged) is finished too.
+  done = step >= run.num_steps or bool(stop and (finished or {}).get("stopped_by") == stop)
+  if done and finished is not None and finished.get("step") == step:
     print(f"{run.workdir} already finished at step {step}; summary.json kept "
           f"(use a new --workdir or raise the run's length to train more)")
     return finished

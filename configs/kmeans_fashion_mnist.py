@@ -24,7 +24,10 @@ def get_config(arg=None):
   c.kmeans.init = "k-means++"        # k-means++ (greedy) | random (distinct points).
   c.kmeans.num_candidates = 0        # k-means++ candidates per centre; 0 = 2 + ln(k).
   c.kmeans.block_rows = 2048         # Rows per block of a device's pass (0 = all at once); see kmeans.py.
-  c.kmeans.tol = 1e-4                # Converged when the summed squared centre shift <= tol x mean feature variance.
+  # Converged when the summed squared centre shift <= tol x mean feature variance (scikit-learn's
+  # definition; its default is 1e-4). On these pixels the iterations 5e-2 leaves out change the
+  # inertia by < 0.01% (WORKSPACE.md, K-Means).
+  c.kmeans.tol = 5e-2
 
   c.data = ml_collections.ConfigDict()
   c.data.name = "fashion_mnist"      # fashion_mnist | digits | synthetic | blobs | npy | embeddings.
