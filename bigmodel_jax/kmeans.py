@@ -11,6 +11,7 @@ the per-cluster sums, counts and inertia of all restarts are summed over `data`
 in one all-reduce; the same code runs on one device, many devices and many hosts.
 """
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -160,5 +161,4 @@ def kmeans_plus_plus(rng, x_NxD, w_N, x_sq_N, k: int, num_candidates: int):
 
 def default_num_candidates(k: int) -> int:
   """2 + ln(k) candidates per centre, as in Arthur and Vassilvitskii's greedy variant."""
-  import math
   return 2 + int(math.log(k))

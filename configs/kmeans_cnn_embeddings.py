@@ -7,8 +7,10 @@ Train the classifier first (~1.5 minutes on 2 CPU cores), then cluster its featu
 
 `data.path` names the classifier's workdir; its own config (summary.json) rebuilds the
 model and the data pipeline, so the 55000 train images (its validation hold-out excluded)
-are embedded exactly as the classifier saw them. Hardware: 2-core CPU. Time and
-expected result: see WORKSPACE.md (K-Means). `:tiny` reads `runs/cnn_digits_tiny`
+are embedded exactly as the classifier saw them. Hardware: 2-core CPU (shared, load
+~12). Time: 72 s wall, mostly embedding 65000 images; 13 iterations in 0.3 s
+(2026-11-23). Expected, with a 91.3% classifier: NMI 0.820, ARI 0.742, purity 0.854
+(the pixels give NMI 0.52). `:tiny` reads `runs/cnn_digits_tiny`
 (python -m launch.main --config=configs/cnn_digits.py:tiny --workdir=runs/cnn_digits_tiny).
 """
 import ml_collections

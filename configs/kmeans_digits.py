@@ -1,8 +1,10 @@
-r"""K-Means (k = 10, greedy k-means++, Lloyd) on scikit-learn's bundled 8x8 digits (1437 train images).
+r"""K-Means (k = 10, greedy k-means++, Lloyd) on scikit-learn's bundled 8x8 digits (1438 train images).
 
   python -m launch.main --config=configs/kmeans_digits.py --workdir=runs/kmeans_digits
 
-Hardware: 2-core CPU. Time: see WORKSPACE.md (K-Means). Expected: see WORKSPACE.md.
+Hardware: 2-core CPU (shared, load ~12). Time: 9 s wall, 0.13 s of it Lloyd
+iterations (2026-11-23). Expected: inertia 3958.6 after 10 iterations, NMI 0.687,
+ARI 0.587, purity 0.736.
 Pixels scaled to [0, 1] (64 features); the fixed 20% test split is what
 `--mode=predict` and `--mode=transform` read by default. `:tiny` caps the run at
 30 iterations, two per dispatch, for the tests.

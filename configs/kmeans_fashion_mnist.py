@@ -2,7 +2,11 @@ r"""K-Means (k = 10, greedy k-means++, Lloyd) on the 60000 Fashion-MNIST train i
 
   python -m launch.main --config=configs/kmeans_fashion_mnist.py --workdir=runs/kmeans_fashion_mnist
 
-Hardware: 2-core CPU. Time: see WORKSPACE.md (K-Means). Expected: see WORKSPACE.md.
+Hardware: 2-core CPU (shared, load ~12). Time: 2.1 s of Lloyd iterations + 2.1 s
+compilation, 23 s wall with loading and the report (2026-11-23). Expected: inertia
+1926955, 18 iterations, NMI 0.521 / ARI 0.369 / purity 0.579 against the labels
+(seed 0; seeds 1, 2: 1920108 and 1919742). `--mode=predict` / `transform` read the
+test split (or `--input=x.npy`).
 Pixels are scaled to [0, 1] (784 features). Each train step is one Lloyd iteration;
 the run stops when the centroids move less than `kmeans.tol` (relative to the data's
 variance, as scikit-learn defines it). `:tiny` clusters 600 synthetic blobs.

@@ -71,6 +71,18 @@ def test_lloyd_steps_match_brute_force_numpy_on_8_devices():
   np.testing.assert_allclose(float(metrics["inertia"][0]), expected, rtol=1e-4)
 
 
+def test_an_iteration_on_8_devices_has_one_all_reduce(tmp_path):
+  config = load_config("kmeans_digits", "tiny")
+  run, state = trainer.build_run(config, str(tmp_path))
+  with parallel.mesh_context(run.mesh, config.mesh):
+    hlo = run.train_fn.lower(state, {}, run.device_data, jax.random.PRNGKey(0),
+                             jnp.asarray(0, jnp.int32)).compile().as_text()
+  run.checkpointer.close()
+  # Sums, counts and inertia in one tuple all-reduce; all-gathers only in the empty-cluster branch.
+  assert hlo.count("all-reduce(") + hlo.count("all-reduce-start(") == 1
+  assert "f32[1,10,64]{2,1,0}, f32[1,10]{1,0}, f32[1]{0}) all-reduce" in hlo
+
+
 def test_blocked_pass_equals_one_pass_for_two_restarts():
   rng = np.random.default_rng(2)
   x = rng.normal(size=(1000, 5)).astype(np.float32)
