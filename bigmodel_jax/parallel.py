@@ -128,15 +128,16 @@ def state_shardings(abstract_state, mesh: Mesh, mesh_config):
   return PARAM_SHARDINGS[strategy](abstract_state, mesh, mesh_config)
 
 
-def create_sharded_state(init_fn, rng, mesh: Mesh, mesh_config):
+def create_sharded_state(init_fn, rng, mesh: Mesh, mesh_config, *inputs):
   """Creates the train state directly in its final layout (never whole on one device).
 
-  Returns (state, shardings); `init_fn(rng)` must be pure. Logical-axis boxes in its
-  result decide the layout under `logical` and are removed from the state.
+  Returns (state, shardings); `init_fn(rng, *inputs)` must be pure. `inputs` (e.g. the
+  device data) are arguments, not closed over: arrays spanning several processes must be.
+  Logical-axis boxes in its result decide the layout under `logical` and are removed.
   """
-  abstract = jax.eval_shape(init_fn, rng)
+  abstract = jax.eval_shape(init_fn, rng, *inputs)
   shardings = state_shardings(abstract, mesh, mesh_config)
-  state = jax.jit(lambda r: nn.unbox(init_fn(r)), out_shardings=shardings)(rng)
+  state = jax.jit(lambda r, *a: nn.unbox(init_fn(r, *a)), out_shardings=shardings)(rng, *inputs)
   return state, shardings
 
 

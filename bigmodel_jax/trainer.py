@@ -99,7 +99,7 @@ def _create_state(workload, config, spec, mesh, device_data):
   init_fn = functools.partial(workload.init_state, config=config, spec=spec)
   rng = jax.random.PRNGKey(config.seed)
   try:
-    return parallel.create_sharded_state(lambda r: init_fn(r, device_data), rng, mesh, config.mesh)
+    return parallel.create_sharded_state(init_fn, rng, mesh, config.mesh, device_data)
   except (ValueError, TypeError, ZeroDivisionError) as e:  # e.g. a kernel larger than its input.
     what = f"model {config.model.name!r}" if "model" in config and "name" in config.model else \
         f"the {config.workload} state"
