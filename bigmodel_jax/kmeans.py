@@ -6,7 +6,7 @@ computed once. Squared distances are ||x||^2 - 2 x.c + ||c||^2, one matmul: the
 N x K x D difference tensor is never formed. Centroids carry a leading axis of
 `n_init` independent restarts (I), fitted side by side in the same matmuls.
 
-Under a mesh, `partial_stats` runs per device on its rows (`jax.shard_map`) and
+Under a mesh, `cluster_stats` runs per device on its rows (`jax.shard_map`) and
 the per-cluster sums, counts and inertia of all restarts are summed over `data`
 in one all-reduce; the same code runs on one device, many devices and many hosts.
 """
