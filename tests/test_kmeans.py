@@ -50,7 +50,7 @@ def _batch(x, pad=0):
           "sq_norms": jnp.asarray((x * x).sum(1))}
 
 
-def test_lloyd_steps_match_brute_force_numpy_on_8_devices():
+def test_lloyd_steps_on_8_devices_match_brute_force_numpy_with_one_all_reduce():
   rng = np.random.default_rng(0)
   x = np.concatenate([rng.normal(m, 1.0, size=(16, 3)) for m in (-4, 0, 4)]).astype(np.float32)  # 48 rows.
   c0 = x[[0, 1, 2, 40]]
@@ -58,8 +58,12 @@ def test_lloyd_steps_match_brute_force_numpy_on_8_devices():
   state = _state(c0[None])
   with parallel.mesh_context(mesh, load_config("kmeans_digits", "tiny").mesh):
     batch = jax.device_put(_batch(x), parallel.batch_sharding(mesh))
+    hlo = step.lower(state, batch).compile().as_text()
     for _ in range(3):
       state, metrics = step(state, batch)
+  # Sums, counts and inertia in one tuple all-reduce; all-gathers only in the empty-cluster branch.
+  assert hlo.count("all-reduce(") + hlo.count("all-reduce-start(") == 1
+  assert "(f32[1,4,3]{2,1,0}, f32[1,4]{1,0}, f32[1]{0}) all-reduce" in hlo
   labels, c3 = _lloyd_numpy(x, c0, 3)
   np.testing.assert_allclose(np.asarray(state["centroids"][0]), c3, rtol=1e-5, atol=1e-5)
   got_labels, d2 = workload.nearest_centroids(state["centroids"], jnp.asarray(x))
@@ -69,18 +73,6 @@ def test_lloyd_steps_match_brute_force_numpy_on_8_devices():
   _, c2 = _lloyd_numpy(x, c0, 2)
   expected = ((x[:, None] - c2[None]) ** 2).sum(-1).min(1).sum()
   np.testing.assert_allclose(float(metrics["inertia"][0]), expected, rtol=1e-4)
-
-
-def test_an_iteration_on_8_devices_has_one_all_reduce(tmp_path):
-  config = load_config("kmeans_digits", "tiny")
-  run, state = trainer.build_run(config, str(tmp_path))
-  with parallel.mesh_context(run.mesh, config.mesh):
-    hlo = run.train_fn.lower(state, {}, run.device_data, jax.random.PRNGKey(0),
-                             jnp.asarray(0, jnp.int32)).compile().as_text()
-  run.checkpointer.close()
-  # Sums, counts and inertia in one tuple all-reduce; all-gathers only in the empty-cluster branch.
-  assert hlo.count("all-reduce(") + hlo.count("all-reduce-start(") == 1
-  assert "f32[1,10,64]{2,1,0}, f32[1,10]{1,0}, f32[1]{0}) all-reduce" in hlo
 
 
 def test_blocked_pass_equals_one_pass_for_two_restarts():
