@@ -238,7 +238,7 @@ def train_and_evaluate(config, workdir: str, mode: str = "train", on_eval: Optio
       if mode == "train":
         return _train(run, state, on_eval, start)
       state, step = _restore_latest(run, state, mode)
-      if mode == "eval":
+      if mode == "eval" and "eval" not in workload.modes:   # A workload may define its own eval.
         result = evaluation.final_report(run, state, step, {})
       else:
         result = {"step": step, **workload.modes[mode](run, state, options or {})}

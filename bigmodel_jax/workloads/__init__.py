@@ -1,9 +1,10 @@
 """Workload registry: `config.workload` picks one."""
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.workloads import supervised
+from bigmodel_jax.workloads import rl, supervised
 from bigmodel_jax.workloads.base import Workload
 
 WORKLOADS = {
+    "rl": rl.WORKLOAD,
     "supervised": supervised.WORKLOAD,
 }
 
