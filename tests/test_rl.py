@@ -120,7 +120,8 @@ def test_run_writes_returns_curves_and_eval_mode(straight):
   for name in ("train/episode_return_min", "train/approx_kl", "train/clip_fraction", "train/entropy"):
     assert len(_metric(workdir, name)) == 4, name
   first, last = _metric(workdir, "train/episode_return")[::3]
-  assert last > 2 * first, (first, last)   # 4096 env steps per agent already learn something.
+  # A random policy averages ~22; 4096 env steps per agent already learn something.
+  assert last > 2 * first and last > 40, (first, last)
   result = trainer.train_and_evaluate(_config(), workdir, mode="eval", options={"num_episodes": 3})
   assert result["episodes"] == 3 and len(result["greedy_return_per_seed"]) == 2
   assert all(r >= 1 for r in result["sampled_return_per_seed"])
@@ -135,7 +136,7 @@ def _after_dispatches(config, workdir, dispatches=2):
   with trainer.parallel.mesh_context(run.mesh, config.mesh):
     for _ in range(dispatches):
       state, _, step = run.train_fn(state, {}, run.device_data, rng, jnp.asarray(step))
-  return [np.asarray(x) for x in jax.tree.leaves(state["params"])]
+  return [np.asarray(x) for x in jax.tree.leaves(state["params"])], state
 
 
 def _checkpointed_params(workdir, step):
@@ -145,8 +146,11 @@ def _checkpointed_params(workdir, step):
   return [np.asarray(x) for x in jax.tree.leaves(raw["train_state"]["params"])]
 
 
-def test_eight_devices_equal_one(straight, tmp_path):
-  eight = _after_dispatches(_config(**{"mesh.data": -1}), str(tmp_path))
+def test_environments_split_over_eight_devices_equal_one_device(straight, tmp_path):
+  config = _config(**{"mesh.data": -1, "mesh.param_sharding": "logical", "mesh.rules": (("env", "data"),)})
+  eight, state = _after_dispatches(config, str(tmp_path))
+  assert len(state["obs"].sharding.device_set) == 8
+  assert state["obs"].addressable_shards[0].data.shape == (2, 1, 4)   # [seeds, envs / 8, obs]
   for a, b in zip(_checkpointed_params(straight[0], 8), eight, strict=True):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
@@ -155,7 +159,7 @@ def test_two_seeds_vmapped_equal_each_run_alone(straight, tmp_path):
   config = _config(**{"rl.num_seeds": 1})
   with config.unlocked():
     config.seed = 1
-  alone = _after_dispatches(config, str(tmp_path))
+  alone, _ = _after_dispatches(config, str(tmp_path))
   for a, b in zip(_checkpointed_params(straight[0], 8), alone, strict=True):
     np.testing.assert_allclose(a[1], b[0], rtol=1e-5, atol=1e-6)
 

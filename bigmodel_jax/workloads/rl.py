@@ -22,6 +22,7 @@ import functools
 import math
 import os
 
+import flax.linen as nn
 import gymnax
 import jax
 import jax.numpy as jnp
@@ -347,13 +348,28 @@ def seed_keys(config):
   return jnp.stack([jax.random.PRNGKey(config.seed + i) for i in range(config.rl.num_seeds)])
 
 
+# State fields with an environment axis after the seed axis: [seeds, envs, ...].
+ENV_FIELDS = ("env_state", "obs", "episode_return", "last_return", "discounted")
+
+
+def _logical_axes(state):
+  """Names the seed axis ("seed") and the environment axis ("env") of every array, so that
+  `mesh.param_sharding="logical"` with `mesh.rules=(("env", "data"),)` (or ("seed", "data"))
+  splits the environments (or the agents) over the devices; other strategies ignore them."""
+  def box(path, x):
+    env = path[0].key in ENV_FIELDS
+    names = ("seed", "env") if env else ("seed",)
+    return nn.LogicallyPartitioned(x, names + (None,) * (x.ndim - len(names)))
+  return jax.tree_util.tree_map_with_path(box, state)
+
+
 def init_state(rng, device_data, *, config, spec):
   """Agents of seeds seed .. seed + num_seeds - 1, stacked on a leading seed axis.
 
   `lax.map`, not `vmap`: a vmapped orthogonal initialiser hung XLA:CPU with 8 devices.
   """
   del rng, device_data   # Each agent's key comes from its own seed.
-  return jax.lax.map(functools.partial(init_agent, config=config, spec=spec), seed_keys(config))
+  return _logical_axes(jax.lax.map(functools.partial(init_agent, config=config, spec=spec), seed_keys(config)))
 
 
 def train_step(state, batch, rng, *, config, spec):
