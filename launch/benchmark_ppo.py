@@ -2,6 +2,7 @@ r"""PPO throughput on CartPole-v1 with the well-known pure-JAX PPO's settings, 1
 
   python -m launch.benchmark_ppo                      # 1 and 16 seeds, plus the machine-speed line
   python -m launch.benchmark_ppo --seeds=1,16,64 --skip_machine_line
+  python -m launch.benchmark_ppo --seeds=16 --devices=2  # agents split over 2 CPU devices (threads)
 
 Settings of `configs/ppo_cartpole.py` (4 envs x 128 steps, 4 epochs x 4 minibatches,
 64-64 tanh MLP, 5e5 env steps per agent = 976 updates), all updates in ONE jitted
@@ -22,6 +23,8 @@ from launch import xla_flags
 
 _SEEDS = flags.DEFINE_string("seeds", "1,16", "Comma-separated numbers of agents trained in one call.")
 _CONFIG = flags.DEFINE_string("config", "configs/ppo_cartpole.py", "The PPO config whose settings are timed.")
+_DEVICES = flags.DEFINE_integer("devices", 1, "CPU devices (one thread each); > 1 splits the agents "
+                                "over them (mesh.rules seed -> data).")
 _SKIP_MACHINE = flags.DEFINE_bool("skip_machine_line", False, "Skip the scikit-learn K-Means reference line.")
 
 
@@ -33,7 +36,7 @@ def load_config(path: str):
   return module.get_config()
 
 
-def time_ppo(path: str, num_seeds: int, workdir: str) -> dict:
+def time_ppo(path: str, num_seeds: int, workdir: str, devices: int = 1) -> dict:
   """Compile seconds, run seconds, env steps/s and the final mean return of `num_seeds` agents."""
   import jax
   import jax.numpy as jnp
@@ -42,7 +45,9 @@ def time_ppo(path: str, num_seeds: int, workdir: str) -> dict:
   from bigmodel_jax import parallel, trainer
   config = load_config(path)
   config.rl.num_seeds = num_seeds
-  config.mesh.data = 1
+  config.mesh.data = devices if num_seeds % devices == 0 else 1
+  if config.mesh.data > 1:
+    config.mesh.param_sharding, config.mesh.rules = "logical", (("seed", "data"),)
   run, state = trainer.build_run(config, workdir)
   run.checkpointer.close()
   config.train.steps_per_dispatch = run.num_steps   # Every update in one dispatch.
@@ -60,7 +65,7 @@ def time_ppo(path: str, num_seeds: int, workdir: str) -> dict:
     returns = np.asarray(jax.device_get(metrics["episode_return"]))   # [updates, seeds]; waits.
     run_s, run_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
   env_steps = run.num_steps * num_seeds * config.train.batch_size * config.rl.num_steps
-  return {"seeds": num_seeds, "compile_s": compile_s, "run_s": run_s, "run_cpu_s": run_cpu_s, "env_steps_per_s": env_steps / run_s,
+  return {"seeds": num_seeds, "devices": config.mesh.data, "compile_s": compile_s, "run_s": run_s, "run_cpu_s": run_cpu_s, "env_steps_per_s": env_steps / run_s,
           "final_return_mean": float(returns[-1].mean()), "final_return_min": float(returns[-1].min())}
 
 
@@ -86,14 +91,17 @@ def machine_line() -> str:
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)   # Orbax logs every checkpoint object at INFO.
+  if _DEVICES.value > 1:   # Before JAX starts its CPU backend.
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               f" --xla_force_host_platform_device_count={_DEVICES.value}").strip()
   xla_flags.set_defaults()
   import tempfile
   if not _SKIP_MACHINE.value:
     print(machine_line(), flush=True)
   for seeds in (int(s) for s in _SEEDS.value.split(",")):
     with tempfile.TemporaryDirectory() as workdir:
-      r = time_ppo(_CONFIG.value, seeds, workdir)
-    print(f"seeds={r['seeds']:3d}  compile {r['compile_s']:5.1f} s  run {r['run_s']:6.2f} s "
+      r = time_ppo(_CONFIG.value, seeds, workdir, _DEVICES.value)
+    print(f"seeds={r['seeds']:3d} devices={r['devices']}  compile {r['compile_s']:5.1f} s  run {r['run_s']:6.2f} s "
           f"(CPU time {r['run_cpu_s']:6.2f} s)  "
           f"{r['env_steps_per_s'] / 1e3:7.1f}k env steps/s  final return mean {r['final_return_mean']:.1f} "
           f"(min {r['final_return_min']:.1f})", flush=True)

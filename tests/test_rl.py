@@ -193,3 +193,15 @@ def test_checkpoint_of_another_environment_is_refused(straight):
 def test_bad_input_is_a_config_error(tmp_path, overrides, message):
   with pytest.raises(ConfigError, match=message):
     trainer.train_and_evaluate(_config(**overrides), str(tmp_path))
+
+
+@pytest.mark.parametrize("head, conv, obs_shape", [("categorical", (16,), (10, 10, 4)), ("gaussian", (), (3,))])
+def test_actor_critic_shapes(head, conv, obs_shape):
+  from bigmodel_jax.models.actor_critic import ActorCritic
+  model = ActorCritic(num_outputs=3, hidden=(8,), conv_features=conv, head=head, log_std_init=-0.5)
+  obs = jnp.zeros((5,) + obs_shape)
+  variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), obs))
+  assert ("log_std" in variables["params"]) == (head == "gaussian")
+  (out, log_std), value = model.apply(model.init(jax.random.PRNGKey(0), obs), obs)
+  assert out.shape == log_std.shape == (5, 3) and value.shape == (5,)
+  assert float(jnp.max(log_std)) == (-0.5 if head == "gaussian" else 0.0)

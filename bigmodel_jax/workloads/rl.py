@@ -310,15 +310,16 @@ def update_agent(agent, *, config, spec):
           "advantage": flat(advantages), "target": flat(targets)}
 
   def epoch(carry, epoch_key):
-    order = jax.random.permutation(epoch_key, n).reshape(rl.num_minibatches, -1)
+    # One shuffle per epoch, then the scan slices consecutive minibatches (no gather per minibatch).
+    order = jax.random.permutation(epoch_key, n)
+    shuffled = jax.tree.map(lambda x: x[order].reshape((rl.num_minibatches, -1) + x.shape[1:]), data)
 
-    def minibatch(carry, rows):
+    def minibatch(carry, batch):
       params, opt_state = carry
-      params, opt_state, terms = minibatch_update(params, opt_state, jax.tree.map(lambda x: x[rows], data),
-                                                  config=config, spec=spec)
+      params, opt_state, terms = minibatch_update(params, opt_state, batch, config=config, spec=spec)
       return (params, opt_state), terms
 
-    return jax.lax.scan(minibatch, carry, order)
+    return jax.lax.scan(minibatch, carry, shuffled)
 
   (params, opt_state), terms = jax.lax.scan(epoch, (agent["params"], agent["opt_state"]),
                                             jax.random.split(shuffle_key, rl.update_epochs))
