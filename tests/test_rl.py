@@ -205,3 +205,13 @@ def test_actor_critic_shapes(head, conv, obs_shape):
   (out, log_std), value = model.apply(model.init(jax.random.PRNGKey(0), obs), obs)
   assert out.shape == log_std.shape == (5, 3) and value.shape == (5,)
   assert float(jnp.max(log_std)) == (-0.5 if head == "gaussian" else 0.0)
+
+
+def test_conv3x3_as_matmul_equals_flax_conv():
+  from bigmodel_jax.models.actor_critic import Conv3x3
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 6, 5, 3))
+  params = Conv3x3(4).init(jax.random.PRNGKey(0), x)
+  params["params"]["bias"] = jnp.arange(4.0)
+  expected = nn.Conv(4, (3, 3), padding="VALID").apply(params, x)
+  np.testing.assert_allclose(Conv3x3(4).apply(params, x), expected, rtol=1e-5, atol=1e-5)

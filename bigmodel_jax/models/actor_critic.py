@@ -22,6 +22,22 @@ def _orthogonal(scale: float):
   return nn.initializers.orthogonal(scale)
 
 
+class Conv3x3(nn.Module):
+  """3x3 'VALID' convolution written as 9 shifted slices @ kernel: a plain matmul, because
+  XLA:CPU runs real convolutions far slower inside the update's scans. Same parameters
+  and result as `nn.Conv(features, (3, 3), padding="VALID")`."""
+  features: int
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC):
+    c = x_BxHxWxC.shape[-1]
+    kernel = self.param("kernel", _orthogonal(np.sqrt(2)), (3, 3, c, self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    h, w = x_BxHxWxC.shape[1] - 2, x_BxHxWxC.shape[2] - 2
+    patches = jnp.concatenate([x_BxHxWxC[:, i:i + h, j:j + w] for i in range(3) for j in range(3)], axis=-1)
+    return patches @ kernel.reshape(9 * c, self.features) + bias
+
+
 class Tower(nn.Module):
   """[conv 3x3 -> relu]* -> flatten -> [dense -> activation]* -> dense(num_outputs)."""
   num_outputs: int
@@ -34,7 +50,7 @@ class Tower(nn.Module):
   def __call__(self, x_BxO):
     x = x_BxO
     for width in self.conv_features:
-      x = nn.relu(nn.Conv(width, (3, 3), padding="VALID", kernel_init=_orthogonal(np.sqrt(2)))(x))
+      x = nn.relu(Conv3x3(width)(x))
     x = x.reshape(x.shape[0], -1)
     for width in self.hidden:
       x = ACTIVATIONS[self.activation](nn.Dense(width, kernel_init=_orthogonal(np.sqrt(2)))(x))
