@@ -5,7 +5,8 @@ r"""PPO on Breakout-MinAtar (gymnax) with a small CNN: 1 agent, 1e7 env steps.
 10x10x4 observations -> conv 3x3 16 (relu) -> dense 128 (relu), separate actor and
 critic towers; 64 environments x 128 steps per update, 4 epochs x 8 minibatches,
 Adam 5e-4 annealed, entropy 0.01. Target: return >= 35 within 1e7 env steps. On a
-2-core CPU the whole run takes hours; see WORKSPACE.md for what was measured.
+2-core CPU (shared) it ran 2.5-3k env steps/s, so the whole run takes about an hour;
+100 updates reached a return of 6.0 (WORKSPACE.md, 2026-11-23).
 `:tiny` runs 2 small updates of 2 seeds.
 """
 import ml_collections
