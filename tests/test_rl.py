@@ -215,3 +215,10 @@ def test_conv3x3_as_matmul_equals_flax_conv():
   params["params"]["bias"] = jnp.arange(4.0)
   expected = nn.Conv(4, (3, 3), padding="VALID").apply(params, x)
   np.testing.assert_allclose(Conv3x3(4).apply(params, x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_linear_schedule_anneals_to_the_final_fraction():
+  from bigmodel_jax import config_sections, optim
+  schedule = optim.make_schedule(config_sections.optimizer(learning_rate=2.0, schedule="linear",
+                                                           final_lr_fraction=0.25), total_steps=10)
+  np.testing.assert_allclose([float(schedule(s)) for s in (0, 5, 10, 20)], [2.0, 1.25, 0.5, 0.5], rtol=1e-6)
