@@ -14,7 +14,7 @@ from bigmodel_jax import validation as v
 OPTIMIZER = dict(
     name=("adam", v.STRING),                 # sgd | adam | adamw | rmsprop (bigmodel_jax.optim.OPTIMIZERS)
     learning_rate=(1e-3, v.POSITIVE),        # Peak learning rate of the schedule.
-    schedule=("constant", v.STRING),         # constant | warmup_cosine | onecycle (optim.SCHEDULES)
+    schedule=("constant", v.STRING),         # constant | warmup_cosine | onecycle | linear (optim.SCHEDULES)
     warmup_steps=(0, v.NON_NEGATIVE_INT),    # Linear warm-up from 0 (onecycle: steps to the peak).
     final_lr_fraction=(0.0, v.FRACTION),     # End of warmup_cosine / onecycle, as a fraction of the peak.
     momentum=(0.9, v.PROBABILITY),           # sgd and rmsprop (0 = none).

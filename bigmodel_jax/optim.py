@@ -28,10 +28,16 @@ def _onecycle(cfg, total_steps):
       final_div_factor=1.0 / max(cfg.final_lr_fraction, 1e-6) / 25.0)
 
 
+def _linear(cfg, total_steps):
+  # Linear annealing from the peak to final_lr_fraction of it over the run (PPO's usual schedule).
+  return optax.linear_schedule(cfg.learning_rate, cfg.learning_rate * cfg.final_lr_fraction, max(total_steps, 1))
+
+
 SCHEDULES = {
     "constant": _constant,
     "warmup_cosine": _warmup_cosine,
     "onecycle": _onecycle,
+    "linear": _linear,
 }
 
 OPTIMIZERS = {

@@ -9,13 +9,16 @@ from bigmodel_jax.metric_writer import metric_series  # noqa: E402
 
 
 def plot_curves(history: list[dict], names: list[str], path: str) -> None:
-  """One panel per metric name, train and validation curves against the step."""
+  """One panel per metric name, train and validation curves against the step (and min-max bands)."""
   fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6), squeeze=False)
   for ax, name in zip(axes[0], names):
     for split in ("train", "val"):
       steps, values = metric_series(history, f"{split}/{name}")
       if steps:
         ax.plot(steps, values, marker="." if split == "val" else None, label=split)
+      low, high = metric_series(history, f"{split}/{name}_min")[1], metric_series(history, f"{split}/{name}_max")[1]
+      if steps and len(low) == len(high) == len(steps):   # A metric with a seed axis: its spread.
+        ax.fill_between(steps, low, high, alpha=0.25, label=f"{split} min-max")
     ax.set_xlabel("step")
     ax.set_title(name)
     ax.legend()

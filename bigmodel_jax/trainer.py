@@ -235,14 +235,14 @@ def train_and_evaluate(config, workdir: str, mode: str = "train", on_eval: Optio
   workload = get_workload(config.workload)
   if mode not in BUILT_IN_MODES and mode not in workload.modes:
     raise UserError(f"--mode={mode!r}; workload {config.workload!r} offers "
-                    f"{list(BUILT_IN_MODES) + sorted(workload.modes)}")
+                    f"{supported_modes(config)}")
   run, state = build_run(config, workdir, read_only=mode != "train", config_source=config_source)
   try:
     with parallel.mesh_context(run.mesh, config.mesh):
       if mode == "train":
         return _train(run, state, on_eval, start)
       state, step = _restore_latest(run, state, mode)
-      if mode == "eval":
+      if mode == "eval" and "eval" not in workload.modes:   # A workload may define its own eval.
         result = evaluation.final_report(run, state, step, {})
       else:
         result = {"step": step, **workload.modes[mode](run, state, options or {})}
@@ -254,5 +254,5 @@ def train_and_evaluate(config, workdir: str, mode: str = "train", on_eval: Optio
 
 
 def supported_modes(config) -> list[str]:
-  return list(BUILT_IN_MODES) + sorted(get_workload(config.workload).modes)
+  return list(BUILT_IN_MODES) + sorted(set(get_workload(config.workload).modes) - set(BUILT_IN_MODES))
 

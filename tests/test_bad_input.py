@@ -75,7 +75,7 @@ def test_unknown_model_option(tmp_path):
 
 @pytest.mark.parametrize("key, value, message", [
     ("optimizer__name", "adagrad", "optimizer.name"),
-    ("optimizer__schedule", "linear", "optimizer.schedule"),
+    ("optimizer__schedule", "cyclic", "optimizer.schedule"),
     ("mesh__param_sharding", "zero9", "param_sharding"),
     ("data__name", "imagenet", "data.name"),
     ("model__name", "vit", "model.name"),

@@ -4,11 +4,13 @@ import dataclasses
 import flax.linen as nn
 
 from bigmodel_jax.errors import ConfigError
+from bigmodel_jax.models.actor_critic import ActorCritic
 from bigmodel_jax.models.cnn import CNN
 from bigmodel_jax.models.mlp import MLP
 from bigmodel_jax.models.resnet import ResNet
 
 MODELS = {
+    "actor_critic": ActorCritic,
     "cnn": CNN,
     "mlp": MLP,
     "resnet": ResNet,

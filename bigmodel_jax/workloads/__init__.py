@@ -1,11 +1,12 @@
 """Workload registry: `config.workload` picks one."""
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.workloads import kmeans, supervised
+from bigmodel_jax.workloads import kmeans, rl, supervised
 from bigmodel_jax.workloads.base import Workload
 
 WORKLOADS = {
-    "supervised": supervised.WORKLOAD,
     "kmeans": kmeans.WORKLOAD,
+    "rl": rl.WORKLOAD,
+    "supervised": supervised.WORKLOAD,
 }
 
 

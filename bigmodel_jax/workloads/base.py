@@ -78,7 +78,8 @@ class Workload:
   batch_layout: Optional[Callable[..., Any]] = None
   # (config, mesh) -> PartitionSpec, or dict of them, for device_arrays (None = replicated).
   data_layout: Optional[Callable[..., Any]] = None
-  # Extra --mode values: name -> fn(run, state, options) -> dict, run on the latest checkpoint.
+  # Extra --mode values: name -> fn(run, state, options) -> dict, run on the latest checkpoint
+  # (an "eval" entry replaces the built-in evaluation, e.g. RL episodes with --num_episodes).
   modes: dict = dataclasses.field(default_factory=dict)
   # Valid values of the workload's own config keys: dotted key -> check (bigmodel_jax.validation).
   config_checks: dict = dataclasses.field(default_factory=dict)
