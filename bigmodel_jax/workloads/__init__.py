@@ -1,10 +1,12 @@
 """Workload registry: `config.workload` picks one."""
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.workloads import supervised
+from bigmodel_jax.workloads import gan, supervised, vae
 from bigmodel_jax.workloads.base import Workload
 
 WORKLOADS = {
     "supervised": supervised.WORKLOAD,
+    "gan": gan.WORKLOAD,
+    "vae": vae.WORKLOAD,
 }
 
 

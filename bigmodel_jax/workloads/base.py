@@ -82,3 +82,5 @@ class Workload:
   modes: dict = dataclasses.field(default_factory=dict)
   # Valid values of the workload's own config keys: dotted key -> check (bigmodel_jax.validation).
   config_checks: dict = dataclasses.field(default_factory=dict)
+  # fn(run, state, step, writer) after each evaluation during training (e.g. a sample grid image).
+  on_evaluation: Optional[Callable[..., None]] = None
