@@ -77,12 +77,13 @@ class FeatureClassifier:
     self._run = run
 
   def features_and_probs(self, images01) -> tuple[np.ndarray, np.ndarray]:
-    feats, probs = [], []
-    for start in range(0, len(images01), self.batch_size):
-      f, p = self._run(self._variables, jnp.asarray(images01[start:start + self.batch_size], jnp.float32))
+    feats, probs, n, size = [], [], len(images01), self.batch_size
+    padded = np.concatenate([images01, np.zeros((-n % size,) + images01.shape[1:], images01.dtype)])
+    for start in range(0, len(padded), size):   # Batches of one shape: one compile.
+      f, p = self._run(self._variables, jnp.asarray(padded[start:start + size], jnp.float32))
       feats.append(np.asarray(f))
       probs.append(np.asarray(p))
-    return np.concatenate(feats), np.concatenate(probs)
+    return np.concatenate(feats)[:n], np.concatenate(probs)[:n]
 
 
 def load_classifier(workdir: str, image_shape) -> FeatureClassifier:

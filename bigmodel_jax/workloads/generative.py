@@ -50,8 +50,12 @@ def latents(config, n: int, purpose: int):
 
 def generate_images(run, state, z, generate, *, ema: bool = True, batch_size: int = 500) -> np.ndarray:
   """Images in [-1, 1] for the latents `z`, generated in batches by one jitted function."""
-  fn = jax.jit(functools.partial(generate, config=run.config, spec=run.data.spec, ema=ema))
-  return np.concatenate([np.asarray(fn(state, z[i:i + batch_size])) for i in range(0, len(z), batch_size)])
+  cache = run.__dict__.setdefault("_generate_fns", {})   # One jitted function per run and weights.
+  if (generate, ema) not in cache:
+    cache[generate, ema] = jax.jit(functools.partial(generate, config=run.config, spec=run.data.spec, ema=ema))
+  fn, n = cache[generate, ema], len(z)
+  z = jnp.concatenate([z, jnp.zeros((-n % batch_size, z.shape[1]), z.dtype)])   # One shape: one compile.
+  return np.concatenate([np.asarray(fn(state, z[i:i + batch_size])) for i in range(0, len(z), batch_size)])[:n]
 
 
 def on_evaluation(run, state, step: int, writer, *, generate) -> None:
@@ -75,7 +79,7 @@ def _scorer_and_real_features(run):
   """The classifier and its (features, probabilities) of two disjoint halves of the test images."""
   cfg, spec = run.config.generative, run.data.spec
   scorer = generative_scores.cached_classifier(cfg.classifier_workdir, tuple(spec.input_shape))
-  if getattr(run, "_real_features", None) is None:
+  if run.__dict__.get("_real_features") is None:
     n, real = cfg.score_samples, run.data.splits["test"][0]
     order = np.random.default_rng(0).permutation(len(real))
     run._real_features = [scorer.features_and_probs(real[order[i * n:(i + 1) * n]]) for i in range(2)]
