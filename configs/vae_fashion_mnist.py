@@ -39,7 +39,7 @@ def get_config(arg=None):
   c.data.on_device = False
 
   c.optimizer = sections.optimizer(name="adam", learning_rate=1e-3)
-  c.train = sections.train(batch_size=64, num_epochs=1, num_steps=4000, log_every_steps=100,
+  c.train = sections.train(batch_size=64, num_epochs=1, num_steps=3000, log_every_steps=100,
                            eval_every_steps=1000)   # A sample grid at every evaluation.
   c.eval = sections.evaluation(batch_size=1000)
   c.checkpoint = sections.checkpoint(every_steps=1000)
