@@ -6,8 +6,10 @@ r"""Convolutional VAE on Fashion-MNIST, scored like the GANs (same grids, same c
 Encoder strided convs 32 -> 64 -> (mean, log-variance) of a 16-d latent; decoder
 dense 7x7x64 -> transposed convs 32 -> 1 giving Bernoulli logits of the [0, 1] pixels.
 Loss: the negative ELBO (reconstruction cross-entropy summed over pixels + KL).
-Samples are the decoder's mean images of z ~ N(0, I). Hardware: 2-core CPU. Time
-and result: WORKSPACE.md ("Generative models").
+Samples are the decoder's mean images of z ~ N(0, I). Hardware: 2-core CPU. Measured
+2026-11-23 with the CPU shared by three other jobs: 3000 steps in 832 s of training;
+test negative ELBO 246.8, Fréchet distance 115.4 (floor 1.0, untrained 399.1: 71% of
+the gap), class score 3.9. WORKSPACE.md ("Generative models").
 """
 import ml_collections
 
