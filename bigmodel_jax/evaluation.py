@@ -87,7 +87,7 @@ def final_report(run, state, step: int, timings: dict) -> dict:
   metrics, outputs = evaluate(run, state, run.workload.final_split)
   summary = {"step": step, "final_split": run.workload.final_split, "test": metrics}
   details = run.workload.report(run, state, outputs)
-  metrics.update(details.pop("test_metrics", {}))   # Final metrics a report computes from the state.
+  metrics.update((details or {}).pop("test_metrics", {}))   # Final metrics a report computes from the state.
   if details:
     summary["test_details"] = details
   if run.is_writer:
