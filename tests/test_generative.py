@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
-from bigmodel_jax import generative_scores, parallel, trainer
+from bigmodel_jax import generative_scores, trainer
 from bigmodel_jax.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError, TrainingDiverged
 from bigmodel_jax.models.generative import DCGAN
