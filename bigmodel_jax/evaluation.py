@@ -59,6 +59,8 @@ def log_evaluations(run, state, step: int, writer) -> None:
     metrics, _ = evaluate(run, state, split)
     prefix = "val" if i == 0 else f"val_{split}"
     writer.write(step, {f"{prefix}/{k}": v for k, v in metrics.items()})
+  if run.workload.on_evaluation is not None:
+    run.workload.on_evaluation(run, state, step, writer)
 
 
 def plot_training_curves(run) -> None:
@@ -85,7 +87,9 @@ def final_report(run, state, step: int, timings: dict) -> dict:
   metrics, outputs = evaluate(run, state, run.workload.final_split)
   summary = {"step": step, "final_split": run.workload.final_split, "test": metrics}
   details = run.workload.report(run, state, outputs)
+  details = details or {}
   summary.update(details.pop("summary", {}))   # A report's top-level entries (e.g. k-means inertia).
+  metrics.update(details.pop("test_metrics", {}))   # Final metrics a report computes from the state.
   if details:
     summary["test_details"] = details
   if run.is_writer:

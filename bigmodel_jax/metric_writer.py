@@ -40,6 +40,12 @@ class MetricWriter:
       self._tb.add_scalar(key, value, step)
     self._tb.flush()
 
+  def write_images(self, step: int, name: str, image_HxWxC) -> None:
+    """One image (float in [0, 1], e.g. a sample grid) to TensorBoard."""
+    if self._enabled:
+      self._tb.add_image(name, np.asarray(image_HxWxC, np.float32), step, dataformats="HWC")
+      self._tb.flush()
+
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()

@@ -1,4 +1,4 @@
-"""PNG plots written into the workdir: training curves, confusion matrix, prediction grid."""
+"""PNG plots written into the workdir: training curves, confusion matrix, prediction and image grids."""
 import matplotlib
 
 matplotlib.use("Agg")  # Files only; no display needed.
@@ -57,3 +57,18 @@ def plot_prediction_grid(images, labels, predictions, class_names, path: str, ro
   fig.tight_layout()
   fig.savefig(path, dpi=100)
   plt.close(fig)
+
+
+def save_image_grid(images_NxHxWxC, path: str, cols: int, pad: int = 2) -> np.ndarray:
+  """Tiles images in [0, 1] into rows of `cols` (gaps of `pad` pixels), saves the PNG, returns the tile (HxWx3)."""
+  images = np.clip(np.asarray(images_NxHxWxC, np.float32), 0.0, 1.0)
+  if images.shape[-1] == 1:
+    images = np.repeat(images, 3, axis=-1)
+  n, h, w, c = images.shape
+  rows = -(-n // cols)
+  grid = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, c), np.float32)
+  for i, image in enumerate(images):
+    r, q = divmod(i, cols)
+    grid[pad + r * (h + pad):pad + r * (h + pad) + h, pad + q * (w + pad):pad + q * (w + pad) + w] = image
+  plt.imsave(path, grid)
+  return grid

@@ -6,6 +6,7 @@ import flax.linen as nn
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models.actor_critic import ActorCritic
 from bigmodel_jax.models.cnn import CNN
+from bigmodel_jax.models.generative import DCGAN, VAE
 from bigmodel_jax.models.mlp import MLP
 from bigmodel_jax.models.resnet import ResNet
 
@@ -14,6 +15,8 @@ MODELS = {
     "cnn": CNN,
     "mlp": MLP,
     "resnet": ResNet,
+    "dcgan": DCGAN,   # Generative (bigmodel_jax.models.generative.build_generative).
+    "vae": VAE,
 }
 
 

@@ -86,3 +86,5 @@ class Workload:
   # A train metric that ends the run early once every element of it is nonzero at some step
   # (e.g. k-means "converged"); the workload makes the steps after that one no-ops.
   stop_metric: str = ""
+  # fn(run, state, step, writer) after each evaluation during training (e.g. a sample grid image).
+  on_evaluation: Optional[Callable[..., None]] = None

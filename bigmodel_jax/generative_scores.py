@@ -1,0 +1,124 @@
+"""Quality scores of generated images in the feature space of one of the project's own classifiers.
+
+* Fréchet distance between Gaussians fitted to the classifier's penultimate features
+  (the input of its last dense layer) of real and of generated images.
+* Class-distribution score (an Inception-Score analogue): exp(E_x KL(p(y|x) || p(y)))
+  from the classifier's class probabilities; high when each image is confidently one
+  class and the classes are balanced (at most the number of classes).
+
+The classifier is a finished supervised run (its summary.json holds its config, its
+checkpoint its parameters), e.g. `configs/cnn_fashion_mnist_fast.py`.
+"""
+import functools
+import json
+import os
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from bigmodel_jax.checkpoints import Checkpointer
+from bigmodel_jax.errors import CheckpointError, ConfigError
+
+CLASSIFIER_COMMAND = ("python -m launch.main --config=configs/cnn_fashion_mnist_fast.py "
+                      "--workdir={workdir}")
+
+
+def frechet_distance(features_a, features_b) -> float:
+  """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), in float64.
+
+  Tr((S_a S_b)^(1/2)) is the sum of the square roots of the eigenvalues of the
+  symmetric PSD matrix S_a^(1/2) S_b S_a^(1/2), which avoids a general matrix root.
+  """
+  a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
+  mu_a, mu_b = a.mean(0), b.mean(0)
+  cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+  eigval, eigvec = np.linalg.eigh(cov_a)
+  root_a = (eigvec * np.sqrt(np.clip(eigval, 0, None))) @ eigvec.T
+  middle = root_a @ cov_b @ root_a
+  trace_root = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+  return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
+
+
+def class_distribution_score(probs_NxK) -> float:
+  """exp(mean_x KL(p(y|x) || p(y))) with p(y) the mean of p(y|x) over the set."""
+  p = np.clip(np.asarray(probs_NxK, np.float64), 1e-12, 1.0)
+  marginal = p.mean(0, keepdims=True)
+  return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
+
+
+def penultimate_and_logits(model, variables, x):
+  """(input of the model's last dense layer, its output): runs `model` once, watching its Dense calls."""
+  seen = []
+
+  def watch(next_fun, args, kwargs, context):
+    if isinstance(context.module, nn.Dense) and context.method_name == "__call__":
+      seen.append(args[0])
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(watch):
+    logits = model.apply(variables, x, train=False)
+  return seen[-1].reshape(x.shape[0], -1).astype(jnp.float32), logits
+
+
+class FeatureClassifier:
+  """A trained classifier run as a scorer: `features_and_probs(images in [0, 1])`."""
+
+  def __init__(self, model, variables, mean, std, batch_size: int = 500):
+    self.mean, self.std, self.batch_size = np.asarray(mean), np.asarray(std), batch_size
+    self._variables = variables
+
+    @jax.jit
+    def run(variables, x01):
+      features, logits = penultimate_and_logits(model, variables, (x01 - self.mean) / self.std)
+      return features, jax.nn.softmax(logits)
+    self._run = run
+
+  def features_and_probs(self, images01) -> tuple[np.ndarray, np.ndarray]:
+    feats, probs, n, size = [], [], len(images01), self.batch_size
+    padded = np.concatenate([images01, np.zeros((-n % size,) + images01.shape[1:], images01.dtype)])
+    for start in range(0, len(padded), size):   # Batches of one shape: one compile.
+      f, p = self._run(self._variables, jnp.asarray(padded[start:start + size], jnp.float32))
+      feats.append(np.asarray(f))
+      probs.append(np.asarray(p))
+    return np.concatenate(feats)[:n], np.concatenate(probs)[:n]
+
+
+def load_classifier(workdir: str, image_shape) -> FeatureClassifier:
+  """The finished supervised run in `workdir` as a scorer; ConfigError with the command that trains one."""
+  from bigmodel_jax.data.pipeline import load_supervised_data
+  from bigmodel_jax.models import build_model
+  summary_path = os.path.join(workdir, "summary.json")
+  if not os.path.exists(summary_path):
+    raise ConfigError(f"generative.classifier_workdir={workdir} holds no finished classifier run "
+                      f"(no summary.json); train it first: {CLASSIFIER_COMMAND.format(workdir=workdir)}")
+  with open(summary_path) as f:
+    summary = json.load(f)
+  config = ml_collections.ConfigDict(summary.get("config", {}))
+  if config.get("workload") != "supervised" or "per_class" not in summary.get("test_details", {}):
+    raise ConfigError(f"generative.classifier_workdir={workdir} is not an image classifier run "
+                      f"(workload {config.get('workload')!r}); use one trained with {CLASSIFIER_COMMAND}")
+  data = load_supervised_data(config.data, config.train.batch_size, config.seed)
+  if tuple(data.spec.input_shape) != tuple(image_shape):
+    raise ConfigError(f"the classifier in {workdir} takes images of shape {tuple(data.spec.input_shape)}, "
+                      f"this run makes {tuple(image_shape)}; use a classifier of the same dataset")
+  model = build_model(config.model, data.spec.num_outputs)
+  checkpointer = Checkpointer(workdir, keep=1, read_only=True)
+  try:
+    step = checkpointer.latest_step()
+    if step is None:
+      raise CheckpointError(f"the classifier run {workdir} has no checkpoint")
+    saved = checkpointer.restore_raw(step)["train_state"]
+  finally:
+    checkpointer.close()
+  params = saved.get("ema_params") or saved["params"]
+  variables = {"params": params, **saved.get("model_state", {})}
+  # Host arrays: placed by the jitted scorer on whatever mesh is current.
+  return FeatureClassifier(model, jax.tree.map(np.asarray, variables), data.mean, data.std)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_classifier(workdir: str, image_shape: tuple) -> FeatureClassifier:
+  return load_classifier(workdir, image_shape)

@@ -1,0 +1,178 @@
+"""What the generative workloads (`gan`, `vae`) share: data in [-1, 1], sample grids, the
+latent interpolation strip, the quality scores and `--mode=sample`.
+
+A workload passes its `generate(state, z, *, config, spec, ema) -> images in [-1, 1]`
+(a pure function) to the functions here.
+"""
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bigmodel_jax import config_sections, generative_scores, optim, plots
+from bigmodel_jax import validation as v
+from bigmodel_jax.data.pipeline import load_supervised_data
+from bigmodel_jax.data.sources import SOURCES
+from bigmodel_jax.errors import ConfigError
+from bigmodel_jax.workloads import supervised
+
+SAMPLES_DIR = "samples"
+
+
+def make_data(config):
+  """The classifier's image datasets as they are stored, in [0, 1] (the steps scale them to [-1, 1])."""
+  data = load_supervised_data(config.data, config.train.batch_size, config.seed)
+  n, test_size = config.generative.score_samples, len(data.splits["test"][0])
+  if config.generative.classifier_workdir:
+    if 2 * n > test_size:
+      raise ConfigError(f"generative.score_samples={n}: the floor needs two disjoint real halves of "
+                        f"the {test_size} test images; use at most {test_size // 2}")
+    # Checked now, not after training: a missing classifier is one line with the command that trains it.
+    generative_scores.cached_classifier(config.generative.classifier_workdir, tuple(data.spec.input_shape))
+  return data
+
+
+num_train_steps = supervised.num_train_steps
+
+
+def to_unit(images):
+  """[-1, 1] -> [0, 1]."""
+  return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def latents(config, n: int, purpose: int):
+  """n fixed N(0, I) latents: the same at every call for one seed and purpose (grid, scores, ...)."""
+  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 1000 + purpose)
+  return jax.random.normal(key, (n, config.model.latent_size), jnp.float32)
+
+
+def generate_images(run, state, z, generate, *, ema: bool = True, batch_size: int = 500) -> np.ndarray:
+  """Images in [-1, 1] for the latents `z`, generated in batches by one jitted function."""
+  cache = run.__dict__.setdefault("_generate_fns", {})   # One jitted function per run and weights.
+  if (generate, ema) not in cache:
+    cache[generate, ema] = jax.jit(functools.partial(generate, config=run.config, spec=run.data.spec, ema=ema))
+  fn, n = cache[generate, ema], len(z)
+  z = jnp.concatenate([z, jnp.zeros((-n % batch_size, z.shape[1]), z.dtype)])   # One shape: one compile.
+  return np.concatenate([np.asarray(fn(state, z[i:i + batch_size])) for i in range(0, len(z), batch_size)])[:n]
+
+
+def on_evaluation(run, state, step: int, writer, *, generate) -> None:
+  """The fixed-latent sample grid of `step` (samples/step_<step>.png, TensorBoard `samples`) and,
+  with a classifier, the Fréchet distance of the generated images to real ones (`val/fd`)."""
+  rows = run.config.generative.grid_rows
+  images = to_unit(generate_images(run, state, latents(run.config, rows * rows, 0), generate))
+  if run.is_writer:
+    os.makedirs(os.path.join(run.workdir, SAMPLES_DIR), exist_ok=True)
+    grid = plots.save_image_grid(images, os.path.join(run.workdir, SAMPLES_DIR, f"step_{step:07d}.png"), rows)
+    writer.write_images(step, "samples", grid)
+  if run.config.generative.classifier_workdir:
+    scorer, real_features = _scorer_and_real_features(run)
+    fake = scorer.features_and_probs(to_unit(generate_images(
+        run, state, latents(run.config, run.config.generative.score_samples, 2), generate)))
+    writer.write(step, {"val/fd": generative_scores.frechet_distance(real_features[0][0], fake[0]),
+                        "val/class_score": generative_scores.class_distribution_score(fake[1])})
+
+
+def _scorer_and_real_features(run):
+  """The classifier and its (features, probabilities) of two disjoint halves of the test images."""
+  cfg, spec = run.config.generative, run.data.spec
+  scorer = generative_scores.cached_classifier(cfg.classifier_workdir, tuple(spec.input_shape))
+  if run.__dict__.get("_real_features") is None:
+    n, real = cfg.score_samples, run.data.splits["test"][0]
+    order = np.random.default_rng(0).permutation(len(real))
+    run._real_features = [scorer.features_and_probs(real[order[i * n:(i + 1) * n]]) for i in range(2)]
+  return scorer, run._real_features
+
+
+def interpolation_strip(run, state, generate, path: str, pairs: int = 6, steps: int = 10) -> None:
+  """Rows of images generated along straight lines between pairs of fixed latents."""
+  ends = latents(run.config, 2 * pairs, 1)
+  t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
+  z = ((1 - t) * ends[:pairs, None] + t * ends[pairs:, None]).reshape(pairs * steps, -1)
+  images = to_unit(generate_images(run, state, z, generate))
+  if run.is_writer:
+    plots.save_image_grid(images, path, steps)
+
+
+def quality_scores(run, state, generate, init_state) -> dict:
+  """Fréchet distance and class-distribution score of real halves (floor), the untrained model and
+  the trained one (its EMA weights where kept, and the raw weights too)."""
+  cfg = run.config.generative
+  n, spec = cfg.score_samples, run.data.spec
+  scorer, (real_a, real_b) = _scorer_and_real_features(run)
+  untrained = jax.jit(functools.partial(init_state, config=run.config, spec=spec))(
+      jax.random.PRNGKey(run.config.seed), run.device_data)
+  z = latents(run.config, n, 2)
+  sets = {"real_vs_real": real_b, "untrained": None, "trained": None, "trained_raw_weights": None}
+  models = {"untrained": (untrained, True), "trained": (state, True), "trained_raw_weights": (state, False)}
+  for name, (s, ema) in models.items():
+    sets[name] = scorer.features_and_probs(to_unit(generate_images(run, s, z, generate, ema=ema)))
+  fd = {name: generative_scores.frechet_distance(real_a[0], f) for name, (f, _) in sets.items()}
+  score = {name: generative_scores.class_distribution_score(p) for name, (_, p) in sets.items()}
+  score["real_a"] = generative_scores.class_distribution_score(real_a[1])
+  gap = fd["untrained"] - fd["real_vs_real"]
+  closed = 1.0 - (fd["trained"] - fd["real_vs_real"]) / gap if gap > 0 else float("nan")
+  return {"frechet_distance": fd, "class_score": score, "fd_gap_closed": closed, "score_samples": n,
+          "classifier_workdir": cfg.classifier_workdir}
+
+
+def report(run, state, outputs, *, generate, init_state) -> dict:
+  """Final grid, interpolation strip and quality scores (into summary.json; FD and the gap also as
+  final metrics)."""
+  del outputs
+  write_grid_final = os.path.join(run.workdir, "samples.png")
+  rows = run.config.generative.grid_rows
+  images = to_unit(generate_images(run, state, latents(run.config, rows * rows, 0), generate))
+  if run.is_writer:
+    plots.save_image_grid(images, write_grid_final, rows)
+  interpolation_strip(run, state, generate, os.path.join(run.workdir, "interpolation.png"))
+  if not run.config.generative.classifier_workdir:
+    return {}
+  scores = quality_scores(run, state, generate, init_state)
+  fd = scores["frechet_distance"]
+  scores["test_metrics"] = {"fd": fd["trained"], "fd_floor": fd["real_vs_real"],
+                            "fd_untrained": fd["untrained"], "fd_gap_closed": scores["fd_gap_closed"],
+                            "class_score": scores["class_score"]["trained"]}
+  return scores
+
+
+def sample_mode(run, state, options, *, generate) -> dict:
+  """--mode=sample --num_samples=N: N images from the latest checkpoint as samples_<N>.png and .npy (uint8)."""
+  n = options.get("num_samples") or 100
+  if n < 1:
+    raise ConfigError(f"--num_samples={n}; it must be at least 1")
+  key = jax.random.fold_in(jax.random.PRNGKey(run.config.seed), 4)
+  z = jax.random.normal(key, (n, run.config.model.latent_size), jnp.float32)
+  images = np.round(to_unit(generate_images(run, state, z, generate)) * 255).astype(np.uint8)
+  png = os.path.join(run.workdir, f"samples_{n}.png")
+  npy = os.path.join(run.workdir, f"samples_{n}.npy")
+  if run.is_writer:
+    plots.save_image_grid(images.astype(np.float32) / 255, png, int(np.ceil(np.sqrt(n))))
+    np.save(npy, images)
+  return {"num_samples": n, "png": png, "npy": npy, "shape": list(images.shape)}
+
+
+def _section_checks(section: str, shared: str) -> dict:
+  return {f"{section}.{k}": check for k, check in config_sections.checks(shared).items()}
+
+
+# Keys every generative config declares (its data section is the supervised one, stored as is).
+CONFIG_CHECKS = {
+    **supervised.CONFIG_CHECKS,
+    "data.name": v.one_of(*sorted(SOURCES)),
+    "data.normalize": v.Check("False (generative models see pixels scaled to [-1, 1])", lambda x: x is False),
+    "model.name": v.one_of("dcgan", "vae"),
+    "generative.classifier_workdir": v.STRING,
+    "generative.score_samples": v.int_at_least(2),
+    "generative.grid_rows": v.POSITIVE_INT,
+}
+
+
+def optimizer_checks(section: str) -> dict:
+  """Checks of an optimizer section under another name (e.g. the GAN's g_optimizer)."""
+  checks = _section_checks(section, "optimizer")
+  checks[f"{section}.name"] = v.one_of(*sorted(optim.OPTIMIZERS))
+  checks[f"{section}.schedule"] = v.one_of(*sorted(optim.SCHEDULES))
+  return checks

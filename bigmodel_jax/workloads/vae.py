@@ -1,0 +1,118 @@
+"""Convolutional VAE: ELBO = Bernoulli reconstruction log-likelihood of the pixels in [0, 1] minus
+KL(q(z|x) || N(0, I)), with the reparameterisation trick. Samples, grids and scores go through the
+same path as the GAN's (`workloads/generative.py`)."""
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from bigmodel_jax import plots
+from bigmodel_jax import validation as v
+from bigmodel_jax.models.generative import VAE, build_generative
+from bigmodel_jax.optim import make_optimizer
+from bigmodel_jax.parallel import DATA_AXIS
+from bigmodel_jax.train_state import TrainState, ema_update
+from bigmodel_jax.workloads import generative
+from bigmodel_jax.workloads.base import Workload
+
+
+def elbo_terms(recon_logits, targets01, mean, logvar):
+  """Per image: (reconstruction = -log p(x|z), summed Bernoulli cross-entropy over pixels;
+  KL(N(mean, exp(logvar)) || N(0, I)) = 0.5 * sum(exp(logvar) + mean^2 - 1 - logvar))."""
+  axes = tuple(range(1, recon_logits.ndim))
+  recon = jnp.sum(optax.sigmoid_binary_cross_entropy(recon_logits, targets01), axis=axes)
+  kl = 0.5 * jnp.sum(jnp.exp(logvar) + jnp.square(mean) - 1.0 - logvar, axis=-1)
+  return recon, kl
+
+
+def _model_and_optimizer(config, spec):
+  return (build_generative(config.model, spec.input_shape),
+          make_optimizer(config.optimizer, generative.num_train_steps(config, spec)))
+
+
+def init_state(rng, device_data, *, config, spec) -> TrainState:
+  del device_data
+  model, tx = _model_and_optimizer(config, spec)
+  x = jnp.zeros((1,) + tuple(spec.input_shape), jnp.float32)
+  variables = model.init(rng, x, jnp.zeros((1, config.model.latent_size), jnp.float32))
+  return TrainState.create(variables, tx, use_ema=config.vae.ema_decay > 0)
+
+
+def _losses(model, params, images01, noise, kl_weight):
+  recon_logits, mean, logvar = model.apply({"params": params}, images01 * 2.0 - 1.0, noise)
+  recon, kl = elbo_terms(recon_logits, images01, mean, logvar)
+  return recon + kl_weight * kl, recon, kl
+
+
+def train_step(state: TrainState, batch, rng, *, config, spec):
+  model, tx = _model_and_optimizer(config, spec)
+  images = batch["inputs"]
+  noise = jax.random.normal(rng, (images.shape[0], config.model.latent_size), jnp.float32)
+  noise = jax.lax.with_sharding_constraint(noise, jax.sharding.PartitionSpec(DATA_AXIS))
+
+  def loss_fn(params):
+    loss, recon, kl = _losses(model, params, images, noise, config.vae.kl_weight)
+    return loss.mean(), (recon.mean(), kl.mean())
+
+  (loss, (recon, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  params = optax.apply_updates(state.params, updates)
+  ema = state.ema_params
+  if ema is not None:
+    ema = ema_update(ema, params, state.step, config.vae.ema_decay)
+  state = state.replace(step=state.step + 1, params=params, opt_state=opt_state, ema_params=ema)
+  return state, {"loss": loss, "reconstruction": recon, "kl": kl}
+
+
+def generate(state: TrainState, z, *, config, spec, ema: bool = True):
+  model = build_generative(config.model, spec.input_shape)
+  params = state.eval_params() if ema else state.params
+  return model.apply({"params": params}, z, method=VAE.generate)
+
+
+def reconstruct(state: TrainState, images01, *, config, spec):
+  """Decoder means of the posterior means, in [-1, 1]."""
+  model = build_generative(config.model, spec.input_shape)
+  mean, _ = model.apply({"params": state.eval_params()}, images01 * 2.0 - 1.0, method=VAE.encode)
+  return generate(state, mean, config=config, spec=spec)
+
+
+def eval_step(state: TrainState, batch, rng, *, config, spec) -> dict:
+  model = build_generative(config.model, spec.input_shape)
+  noise = jax.random.normal(rng, (batch["inputs"].shape[0], config.model.latent_size), jnp.float32)
+  loss, recon, kl = _losses(model, state.eval_params(), batch["inputs"], noise, config.vae.kl_weight)
+  return {"loss": loss, "reconstruction": recon, "kl": kl}
+
+
+def summarize(outputs, *, config, data) -> dict:
+  del config, data
+  return {k: float(np.mean(outputs[k])) for k in ("loss", "reconstruction", "kl")}
+
+
+def report(run, state, outputs) -> dict:
+  """The shared generative report plus reconstructions.png (test images above their reconstructions)."""
+  real = run.data.splits["test"][0][:10]
+  fn = jax.jit(functools.partial(reconstruct, config=run.config, spec=run.data.spec))
+  recon = generative.to_unit(fn(state, jnp.asarray(real)))
+  if run.is_writer:
+    plots.save_image_grid(np.concatenate([real, recon]), os.path.join(run.workdir, "reconstructions.png"), 10)
+  return generative.report(run, state, outputs, generate=generate, init_state=init_state)
+
+
+CONFIG_CHECKS = {
+    **generative.CONFIG_CHECKS,
+    "model.name": v.one_of("vae"),
+    "vae.kl_weight": v.NON_NEGATIVE,
+    "vae.ema_decay": v.PROBABILITY,
+}
+
+WORKLOAD = Workload(
+    make_data=generative.make_data, num_train_steps=generative.num_train_steps, init_state=init_state,
+    train_step=train_step, eval_step=eval_step, summarize=summarize, report=report,
+    curve_metrics=("reconstruction", "kl"), throughput=lambda config, spec: ("images", config.train.batch_size),
+    config_checks=CONFIG_CHECKS,
+    modes={"sample": functools.partial(generative.sample_mode, generate=generate)},
+    on_evaluation=functools.partial(generative.on_evaluation, generate=generate))
