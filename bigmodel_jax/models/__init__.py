@@ -5,13 +5,17 @@ import flax.linen as nn
 
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models.cnn import CNN
+from bigmodel_jax.models.lstm import LSTM
 from bigmodel_jax.models.mlp import MLP
 from bigmodel_jax.models.resnet import ResNet
+from bigmodel_jax.models.transformer import Transformer
 
 MODELS = {
     "cnn": CNN,
     "mlp": MLP,
     "resnet": ResNet,
+    "lstm": LSTM,
+    "transformer": Transformer,
 }
 
 

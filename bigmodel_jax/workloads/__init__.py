@@ -1,10 +1,11 @@
 """Workload registry: `config.workload` picks one."""
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.workloads import supervised
+from bigmodel_jax.workloads import lm, supervised
 from bigmodel_jax.workloads.base import Workload
 
 WORKLOADS = {
     "supervised": supervised.WORKLOAD,
+    "lm": lm.WORKLOAD,
 }
 
 

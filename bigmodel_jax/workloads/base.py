@@ -82,3 +82,5 @@ class Workload:
   modes: dict = dataclasses.field(default_factory=dict)
   # Valid values of the workload's own config keys: dotted key -> check (bigmodel_jax.validation).
   config_checks: dict = dataclasses.field(default_factory=dict)
+  # (config, spec) -> model FLOPs per throughput unit; with it the loop also logs train/mfu.
+  flops_per_unit: Optional[Callable[..., float]] = None
