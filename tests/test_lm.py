@@ -1,5 +1,6 @@
 """The language-model workload: tokenizers, the Transformer's properties, KV-cache sampling, layouts
 on 8 simulated devices, training, resume, the LSTM baseline and bad input."""
+import functools
 import json
 import os
 import types
@@ -13,7 +14,7 @@ import pytest
 from bigmodel_jax import parallel, trainer
 from bigmodel_jax.checkpoints import Checkpointer
 from bigmodel_jax.data import text
-from bigmodel_jax.errors import ConfigError, DataError, UserError
+from bigmodel_jax.errors import ConfigError, DataError
 from bigmodel_jax.models.transformer import Transformer, causal_attention_fused, causal_attention_reference
 from bigmodel_jax.workloads import lm
 from conftest import load_config
@@ -120,11 +121,11 @@ def test_fused_attention_equals_the_reference():
   mask = jnp.tril(jnp.ones((10, 10), bool))
   np.testing.assert_allclose(jax.jit(causal_attention_fused)(q, k, v, None),
                              jax.jit(causal_attention_reference)(q, k, v, mask), atol=1e-5)
-  fused, params = _model_and_params(attention="fused")
-  reference, _ = _model_and_params(attention="reference")
-  tokens = jnp.arange(16).reshape(2, 8) % 11
-  apply = lambda model: jax.jit(lambda t: model.apply({"params": params}, t, train=False))(tokens)
-  np.testing.assert_allclose(apply(fused), apply(reference), atol=1e-5)
+  # With a mask (the KV cache's): only the allowed keys count.
+  cache_mask = (jnp.arange(10) <= 4)[None, :]
+  np.testing.assert_allclose(jax.jit(causal_attention_fused)(q[:, :1], k, v, cache_mask),
+                             jax.jit(causal_attention_reference)(q[:, :1], k[:, :5], v[:, :5], cache_mask[:, :5]),
+                             atol=1e-5)
 
 
 @pytest.mark.parametrize("positions", ["learned", "rotary"])
@@ -162,22 +163,29 @@ LAYOUTS = {
 
 
 @pytest.fixture(scope="module")
-def layouts(corpus, tmp_path_factory):
-  """Per layout: (logits of a fixed batch, loss of one dispatch of train steps, the parameter shardings)."""
-  tokens = np.arange(16 * 16).reshape(16, 16) % 7
+def layouts(corpus):
+  """Per layout: (logits of a fixed batch, the losses of two train steps on it, the parameter specs)."""
+  base = tiny(corpus)
+  data = lm.make_data(base)
+  tokens = np.arange(16 * 17).reshape(16, 17) % data.spec.vocab_size
   results = {}
-  for name, mesh in LAYOUTS.items():
-    config = tiny(corpus, mesh=mesh, model={"num_layers": 1}, train={"steps_per_dispatch": 1})
-    run, state = trainer.build_run(config, str(tmp_path_factory.mktemp("layout")))
-    model = lm.make_model(config, run.data.spec)
-    with parallel.mesh_context(run.mesh, config.mesh):
-      logits = jax.jit(lambda p, x: model.apply({"params": p}, x, train=False))(state.params, tokens)
-      rng = jax.random.PRNGKey(1)
-      step = jnp.asarray(0, jnp.int32)
-      shardings = jax.tree.map(lambda x: x.sharding.spec, state.params)
-      _, metrics, _ = run.train_fn(state, {}, run.device_data, rng, step)
-    results[name] = (np.asarray(logits), np.asarray(metrics["loss"]), shardings)
-    run.checkpointer.close()
+  for name, mesh_config in LAYOUTS.items():
+    config = tiny(corpus, mesh=mesh_config, optimizer={"warmup_steps": 0})
+    mesh, model = parallel.make_mesh(config.mesh), lm.make_model(config, data.spec)
+    init = functools.partial(lm.init_state, device_data=None, config=config, spec=data.spec)
+    step = functools.partial(lm.train_step, rng=jax.random.PRNGKey(1), config=config, spec=data.spec)
+
+    def logits_and_two_losses(state, batch):
+      logits = model.apply({"params": state.params}, batch["inputs"], train=False)
+      state, first = step(state, batch)
+      return logits, first["loss"], step(state, batch)[1]["loss"]
+
+    with parallel.mesh_context(mesh, config.mesh):
+      state, _ = parallel.create_sharded_state(lambda r: init(r), jax.random.PRNGKey(0), mesh, config.mesh)
+      batch = parallel.shard_batch({"inputs": tokens[:, :-1], "targets": tokens[:, 1:]}, mesh)
+      logits, first, second = jax.jit(logits_and_two_losses)(state, batch)
+    specs = jax.tree.map(lambda x: x.sharding.spec, state.params)
+    results[name] = (np.asarray(logits), np.array([first, second]), specs)
   return results
 
 
@@ -187,6 +195,7 @@ def test_layouts_give_the_single_device_logits_and_losses(layouts, name):
   one_logits, one_losses, _ = layouts["one device"]
   np.testing.assert_allclose(logits, one_logits, atol=2e-5)
   np.testing.assert_allclose(losses, one_losses, rtol=2e-5)
+  assert losses[1] < losses[0]                     # The second step saw the first's update.
 
 
 def test_layout_rules_actually_shard_the_parameters(layouts):
@@ -262,11 +271,6 @@ def test_bad_prompts_and_lengths_are_user_errors(corpus):
     lm.generate_text(run, state, "the", 40)
   with pytest.raises(ConfigError, match="--prompt is empty"):
     lm.generate_text(run, state, "", 4)
-
-
-def test_sample_without_a_checkpoint_is_one_user_error(corpus, tmp_path):
-  with pytest.raises(UserError, match="has no checkpoint"):
-    trainer.train_and_evaluate(tiny(corpus), str(tmp_path), mode="sample")
 
 
 def test_the_lstm_baseline_trains(corpus, tmp_path):
