@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from launch import xla_flags
 
@@ -73,6 +73,7 @@ def run_torch(python: str) -> dict:
 def main(argv):
   del argv
   xla_flags.set_defaults()
+  logging.set_verbosity(logging.FATAL)   # Orbax logs every checkpoint at INFO.
   for _ in range(_REPEATS.value):
     ours = run_ours()
     print(json.dumps(ours))
