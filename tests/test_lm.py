@@ -218,6 +218,19 @@ def test_layout_rules_actually_shard_the_parameters(layouts):
   assert "model" in tuple(layouts["tensor"][2]["block_0"]["mlp_in"]["kernel"])
 
 
+@pytest.mark.parametrize("strategy", ["replicate", "fsdp"])
+def test_shape_based_strategies_read_through_the_logical_boxes(corpus, strategy):
+  config = tiny(corpus, mesh=dict(data=-1, param_sharding=strategy))
+  data = lm.make_data(config)
+  boxed = jax.eval_shape(functools.partial(lm.init_state, device_data=None, config=config, spec=data.spec),
+                         jax.random.PRNGKey(0))
+  mesh = parallel.make_mesh(config.mesh)
+  with parallel.mesh_context(mesh, config.mesh):
+    shardings = parallel.state_shardings(boxed, mesh, config.mesh)
+  kernel = shardings.params["block_0"]["mlp_in"]["kernel"].spec     # 32 x 128: the largest dim splits.
+  assert tuple(kernel) == (() if strategy == "replicate" else (None, "data"))
+
+
 def test_a_mesh_that_does_not_divide_the_heads_or_embedding_is_one_config_error(corpus, tmp_path):
   heads = tiny(corpus, mesh=dict(data=1, model=8, param_sharding="logical",
                                  rules=(("batch", "data"), ("heads", "model"))))
