@@ -6,7 +6,8 @@ r"""The LSTM baseline: a 2-layer character LSTM on Shakespeare, same data and tr
 
 Embedding 64 -> 2 LSTM layers of 256 -> dense logits, context 128, batch 32, AdamW
 with warm-up and cosine decay. Sampling recomputes the whole sequence per token (no
-cache). Hardware: 2-core CPU. Time and result: see WORKSPACE.md (Language models).
+cache). 0.88M parameters. Hardware: 2-core CPU. Time and result: not measured yet (the
+shared CPU was saturated); its number belongs beside the GPT's in WORKSPACE.md.
 `:tiny` trains a 1-layer, 32-unit LSTM for 20 steps (tests).
 """
 import ml_collections
