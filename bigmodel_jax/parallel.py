@@ -75,7 +75,9 @@ def fsdp_spec(shape, axis_size: int) -> P:
 
 
 def _unboxed(abstract_state):
-  return nn.unbox(abstract_state)
+  """The shapes inside logical-axis boxes (nn.unbox would apply their constraints to shapes, and fail)."""
+  is_box = lambda x: isinstance(x, nn.Partitioned)
+  return jax.tree.map(lambda x: x.value if is_box(x) else x, abstract_state, is_leaf=is_box)
 
 
 def _replicate_all(abstract_state, mesh, mesh_config):

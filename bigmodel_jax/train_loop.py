@@ -17,7 +17,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm import tqdm
 
-from bigmodel_jax import evaluation, host, parallel
+from bigmodel_jax import evaluation, hardware, host, parallel
 from bigmodel_jax.errors import TrainingDiverged, UserError
 
 
@@ -204,6 +204,9 @@ class _Throughput:
   def __init__(self, run, start_step: int):
     self.unit, self.per_step = run.workload.throughput(run.config, run.data.spec)
     self.tick, self.tick_step = time.perf_counter(), start_step
+    flops = run.workload.flops_per_unit
+    self.flops = flops(run.config, run.data.spec) if flops else 0.0
+    self.peak = hardware.peak_flops(run.mesh.devices.flatten())
 
   def measure(self, done: int) -> tuple[str, float]:
     now = time.perf_counter()
@@ -259,6 +262,8 @@ def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional
         logged = window.reduce_and_reset()
         name, rate = speed.measure(done)
         logged[name] = rate
+        if speed.flops and speed.peak:
+          logged["mfu"] = rate * speed.flops / speed.peak
         writer.write(done, {f"train/{key}": value for key, value in logged.items()})
         bar.set_postfix(loss=f"{logged.get('loss', float('nan')):.4f}", **{name: f"{rate:.0f}"})
       if _crossed(done, k, cfg.checkpoint.every_steps) or done == run.num_steps or stopped:

