@@ -163,3 +163,13 @@ def test_bad_distributed_launches_are_one_line(tmp_path):
 
 def test_process_rows_split_a_dimension_evenly():
   assert parallel.process_rows(16) == slice(0, 16)   # One process here: everything.
+
+
+def test_importing_the_launcher_does_not_start_jax():
+  """`jax.distributed.initialize` must come before the backend starts, so no module the
+  launcher imports (every workload and model, through the registries) may start it."""
+  probe = ("import jax._src.xla_bridge as xb; import launch.main; "
+           "print(xb.backends_are_initialized())")
+  out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                       timeout=TIMEOUT_S, check=True)
+  assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr

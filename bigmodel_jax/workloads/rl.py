@@ -23,7 +23,6 @@ import math
 import os
 
 import flax.linen as nn
-import gymnax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,7 +35,20 @@ from bigmodel_jax.models import build_model
 from bigmodel_jax.optim import make_optimizer
 from bigmodel_jax.workloads.base import Workload, default_checkpoint_meta
 
-ENV_NAMES = tuple(gymnax.registered_envs)
+
+
+def _gymnax():
+  """gymnax, imported on first use: importing it starts JAX's backend, which must wait
+  for `jax.distributed.initialize` in a multi-process launch."""
+  import gymnax  # pylint: disable=import-outside-toplevel
+  return gymnax
+
+
+def check_env_name(key: str, value) -> None:
+  """Config check of `env.name` against gymnax's registered environments (listed on error)."""
+  names = list(_gymnax().registered_envs)
+  if value not in names:
+    raise ConfigError(f"{key}={value!r} is not allowed; expected one of {names}")
 ALGORITHMS = ("ppo", "reinforce")
 EPISODES = "episodes"   # The evaluation "split": greedy and sampled episodes of the trained policies.
 
@@ -56,7 +68,7 @@ class EnvSpec:
 @functools.lru_cache(maxsize=None)
 def make_env(name: str):
   """(environment, its default parameters); gymnax environments are stateless objects."""
-  return gymnax.make(name)
+  return _gymnax().make(name)
 
 
 class EpisodeData:
@@ -75,7 +87,7 @@ class EpisodeData:
 def make_data(config) -> EpisodeData:
   env, env_params = make_env(config.env.name)
   space = env.action_space(env_params)
-  continuous = not isinstance(space, gymnax.environments.spaces.Discrete)
+  continuous = not isinstance(space, _gymnax().environments.spaces.Discrete)
   if continuous != (config.model.head == "gaussian"):
     raise ConfigError(f"model.head={config.model.head!r} does not fit {config.env.name}'s "
                       f"{'continuous' if continuous else 'discrete'} actions; use "
@@ -462,7 +474,7 @@ def checkpoint_meta(config) -> dict:
 
 
 CONFIG_CHECKS = {
-    "env.name": v.one_of(*ENV_NAMES),
+    "env.name": check_env_name,
     "rl.algorithm": v.one_of(*ALGORITHMS),
     "rl.num_seeds": v.POSITIVE_INT,
     "rl.total_env_steps": v.POSITIVE_INT,
