@@ -11,11 +11,11 @@ and ReLU -> tanh; discriminator strided convs 32 -> 64, LeakyReLU, dropout. Both
 use Adam(2e-4, b1=0.5), the DCGAN paper's setting (the source's D 1e-4 / G 5e-5 are
 `--config.d_optimizer.learning_rate=1e-4 --config.g_optimizer.learning_rate=5e-5`; not
 compared here); samples and scores use an EMA of the generator. Hardware: 2-core CPU.
-Measured 2026-11-23 with the CPU shared by three other jobs: 6000 steps in 2423 s of
-training (848 images/s in the least loaded 100-step window would be ~7.5 minutes);
-Fréchet distance 88.8 against a real-vs-real floor of 1.0 and 400.6 for the untrained
-generator (78% of the gap closed; the target is 97%), class score 3.8 (real images
-8.2). summary.json holds these scores; WORKSPACE.md ("Generative models").
+Measured 2026-11-23 on an otherwise idle 2-core CPU: 6000 steps in 433 s of training
+(7.2 minutes, ~900 images/s; compile 4 s); Fréchet distance 88.8 against a real-vs-real
+floor of 1.0 and 400.6 for the untrained generator (78% of the gap closed; the target is
+97%), class score 3.8 (real images 8.2). The same run under heavy load gave the same
+numbers bit for bit in 2423 s. summary.json holds these scores; WORKSPACE.md ("Generative models").
 """
 import ml_collections
 
