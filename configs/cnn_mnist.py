@@ -7,47 +7,16 @@ conv 5x5 32 -> pool -> conv 5x5 64 -> pool -> dense 128 -> dense 10, Adam, batch
 Expected: ~99.2-99.4% test accuracy (the source reports 99.40%). Needs internet for
 TFDS; not yet measured (see WORKSPACE.md).
 """
-import ml_collections
-
-from bigmodel_jax import config_sections as sections
+from bigmodel_jax.config import sections
+from bigmodel_jax.config.experiment import experiment
 
 
 def get_config(arg=None):
-  c = ml_collections.ConfigDict()
-  c.workload = "supervised"          # Key of bigmodel_jax.workloads.WORKLOADS.
-  c.seed = 0                         # Parameters and data order.
-  c.init_from = ""                   # Workdir of another run to take matching parameters from.
-
-  c.model = ml_collections.ConfigDict()
-  c.model.name = "cnn"               # Key of bigmodel_jax.models.MODELS; other keys are its fields.
-  c.model.features = (32, 64)        # Conv widths, each followed by a 2x2 max-pool.
-  c.model.kernel_size = 5
-  c.model.padding = "VALID"
-  c.model.dense_features = 128
-  c.model.dropout = 0.0
-  c.model.batch_norm = False
-  c.model.dtype = "float32"
-
-  c.data = ml_collections.ConfigDict()
-  c.data.name = "tfds"               # Key of bigmodel_jax.data.sources.SOURCES.
-  c.data.data_dir = ""               # TFDS data_dir ("" = the TFDS default, ~/tensorflow_datasets).
-  c.data.tfds_name = "mnist"
-  c.data.validation_size = 5000      # Held out from train; test is used only at the end.
-  c.data.normalize = True
-  c.data.crop_padding = 0
-  c.data.horizontal_flip = False     # Digits are not mirror-symmetric.
-  c.data.on_device = False           # Keep the train images (uint8) on the devices; gather batches there.
-
-  c.optimizer = sections.optimizer(name="adam", learning_rate=1e-3)
-  c.train = sections.train(batch_size=32, num_epochs=10)
-  c.eval = sections.evaluation(batch_size=1000)
-  c.supervised = sections.supervised()
-  c.checkpoint = sections.checkpoint(every_steps=2000)
-  c.mesh = sections.mesh()
-
-  if arg == "tiny":
-    c.train.update(num_steps=20, log_every_steps=5, eval_every_steps=10)
-    c.checkpoint.every_steps = 10
-  elif arg:
-    raise ValueError(f"unknown variant {arg!r}; use 'tiny' or nothing")
-  return c
+  c = experiment(
+      "supervised",
+      model=sections.model("cnn"),
+      data=dict(name="tfds", tfds_name="mnist"),
+      train=dict(batch_size=32),
+      checkpoint=dict(every_steps=2000))
+  return sections.with_variant(c, arg, tiny=lambda c: sections.short_run(
+      c, num_steps=20, log_every=5, eval_every=10, checkpoint_every=10))

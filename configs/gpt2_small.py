@@ -13,67 +13,30 @@ FSDP-style over `data` by the rules below. Target on one H100: >= 40% MFU in bf1
 Time and result: not measured (no GPU was available when it was written). `:tiny`
 is a 2-block, 64-dim smoke test of the same path.
 """
-import ml_collections
-
-from bigmodel_jax import config_sections as sections
+from bigmodel_jax.config import sections
+from bigmodel_jax.config.experiment import experiment
 
 
 def get_config(arg=None):
-  c = ml_collections.ConfigDict()
-  c.workload = "lm"                  # Key of bigmodel_jax.workloads.WORKLOADS.
-  c.seed = 0                         # Parameters, windows and dropout.
-  c.init_from = ""                   # Workdir of another run to take matching parameters from.
+  c = experiment(
+      "lm",
+      model=sections.model("transformer", num_layers=12, num_heads=12, embed_dim=768, max_len=1024,
+                           remat=True, dtype="bfloat16"),
+      data=dict(tokenizer="byte", seq_len=1024, eval_windows=256),
+      optimizer=dict(name="adamw", learning_rate=6e-4, schedule="warmup_cosine", warmup_steps=500,
+                     final_lr_fraction=0.1, b2=0.95, weight_decay=0.1, grad_clip_norm=1.0),
+      train=dict(batch_size=32, num_steps=10_000, steps_per_dispatch=10, log_every_steps=50,
+                 eval_every_steps=1000),
+      eval=dict(batch_size=32),
+      mesh=dict(param_sharding="logical", rules=(("batch", "data"), ("embed", "data"))))
+  return sections.with_variant(c, arg, tiny=tiny)
 
-  c.model = ml_collections.ConfigDict()
-  c.model.name = "transformer"       # Key of bigmodel_jax.models.MODELS; other keys are its fields.
-  c.model.num_layers = 12
-  c.model.num_heads = 12
-  c.model.embed_dim = 768
-  c.model.mlp_ratio = 4              # MLP width = 3072.
-  c.model.max_len = 1024             # Learned positions' table size.
-  c.model.positions = "learned"      # learned | rotary
-  c.model.norm = "layernorm"         # layernorm | rmsnorm
-  c.model.dropout = 0.0
-  c.model.attention = "fused"        # fused (cuDNN on GPUs) | reference
-  c.model.remat = True               # Recompute block activations in the backward pass (memory).
-  c.model.dtype = "bfloat16"         # Compute dtype; parameters stay float32.
 
-  c.data = ml_collections.ConfigDict()
-  c.data.name = "shakespeare"        # shakespeare | files | tfds (bigmodel_jax.data.text.CORPORA)
-  c.data.data_dir = ""               # "" = data/shakespeare (launch.fetch_data --dataset=shakespeare).
-  c.data.files = ""                  # data.name == "files": comma-separated paths or globs.
-  c.data.tfds_name = ""              # data.name == "tfds": e.g. lm1b.
-  c.data.tokenizer = "byte"          # 256 symbols: any text, exact round trip.
-  c.data.validation_fraction = 0.1   # The last 10% of the corpus.
-  c.data.seq_len = 1024              # Context.
-  c.data.eval_windows = 256          # Validation windows per evaluation (-1 = the whole split).
-
-  c.optimizer = sections.optimizer(name="adamw", learning_rate=6e-4, schedule="warmup_cosine",
-                                   warmup_steps=500, final_lr_fraction=0.1, b2=0.95,
-                                   weight_decay=0.1, grad_clip_norm=1.0)
-  c.train = sections.train(batch_size=32, num_steps=10000, steps_per_dispatch=10, log_every_steps=50,
-                           eval_every_steps=1000)
-  c.eval = sections.evaluation(batch_size=32)
-  c.checkpoint = sections.checkpoint(every_steps=1000)
-  c.mesh = sections.mesh(param_sharding="logical", rules=(("batch", "data"), ("embed", "data")))
-
-  c.lm = ml_collections.ConfigDict()
-  c.lm.prompt = "\n"                 # Default text to continue (--prompt overrides).
-  c.lm.num_tokens = 500              # Default sample length (--num_tokens overrides).
-  c.lm.temperature = 0.8             # 0 = greedy.
-  c.lm.top_k = 0                     # Keep the k most likely tokens (0 = all).
-  c.lm.top_p = 0.95                  # Nucleus sampling (1 = all).
-  c.lm.cache = True                  # KV-cache decoding; False = full recompute per token.
-  c.lm.report_tokens = 300           # Sample written to sample.txt at the end of training (0 = none).
-
-  if arg == "tiny":
-    c.model.update(num_layers=2, num_heads=2, embed_dim=64, max_len=32)
-    c.data.update(seq_len=16, eval_windows=16)
-    c.train.update(batch_size=16, num_steps=20, steps_per_dispatch=5, log_every_steps=5, eval_every_steps=10)
-    c.eval.batch_size = 8
-    c.checkpoint.every_steps = 10
-    c.optimizer.warmup_steps = 5
-    c.lm.update(num_tokens=8, report_tokens=8)
-  elif arg:
-    raise ValueError(f"unknown variant {arg!r}; use 'tiny' or nothing")
-  return c
+def tiny(c):
+  c.model.update(num_layers=2, num_heads=2, embed_dim=64, max_len=32)
+  c.data.update(seq_len=16, eval_windows=16)
+  sections.short_run(c, num_steps=20, batch_size=16, steps_per_dispatch=5, log_every=5, eval_every=10,
+                     checkpoint_every=10)
+  c.eval.batch_size = 8
+  c.optimizer.update(warmup_steps=5)
+  c.lm.update(num_tokens=8, report_tokens=8)

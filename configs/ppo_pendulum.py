@@ -9,60 +9,25 @@ no entropy bonus, running observation normalisation and reward scaling. Target:
 mean final return >= -250. Hardware: 2-core CPU. Time and result: see WORKSPACE.md.
 `:tiny` runs 4 small updates of 2 seeds.
 """
-import ml_collections
-
-from bigmodel_jax import config_sections as sections
+from bigmodel_jax.config import sections
+from bigmodel_jax.config.experiment import experiment
 
 
 def get_config(arg=None):
-  c = ml_collections.ConfigDict()
-  c.workload = "rl"                  # Key of bigmodel_jax.workloads.WORKLOADS.
-  c.seed = 0                         # Agent i uses seed + i (network, environments, actions).
-  c.init_from = ""                   # Workdir of another run to take matching parameters from.
+  c = experiment(
+      "rl",
+      model=sections.model("actor_critic", head="gaussian"),
+      env=dict(name="Pendulum-v1"),
+      optimizer=dict(learning_rate=1e-3),
+      rl=dict(num_seeds=4, num_envs=16, total_env_steps=1_000_000, update_epochs=10, num_minibatches=32,
+              gamma=0.9, ent_coef=0.0, clip_value=False, normalize_obs=True, scale_rewards=True),
+      train=dict(steps_per_dispatch=61, log_every_steps=61),
+      checkpoint=dict(every_steps=244))
+  return sections.with_variant(c, arg, tiny=tiny)
 
-  c.env = ml_collections.ConfigDict()
-  c.env.name = "Pendulum-v1"          # A gymnax environment id (gymnax.registered_envs).
 
-  c.model = ml_collections.ConfigDict()
-  c.model.name = "actor_critic"      # Key of bigmodel_jax.models.MODELS.
-  c.model.hidden = (64, 64)          # Dense widths of the actor and of the critic.
-  c.model.activation = "tanh"
-  c.model.conv_features = ()         # 3x3 convolutions before the dense layers (MinAtar).
-  c.model.head = "gaussian"          # categorical (discrete actions) | gaussian (continuous).
-  c.model.log_std_init = 0.0         # gaussian: initial log standard deviation.
-
-  c.rl = ml_collections.ConfigDict()
-  c.rl.algorithm = "ppo"             # ppo | reinforce (Monte-Carlo returns, no clipping).
-  c.rl.num_seeds = 4                 # Independent agents trained together (vmap).
-  c.rl.total_env_steps = 1_000_000    # Per agent; updates = this // (envs x num_steps).
-  c.rl.num_steps = 128               # Rollout length per environment and update.
-  c.rl.update_epochs = 10            # Passes over each rollout.
-  c.rl.num_minibatches = 32          # Minibatches per pass; must divide envs x num_steps.
-  c.rl.gamma = 0.9                   # Discount.
-  c.rl.gae_lambda = 0.95             # GAE lambda (REINFORCE uses 1).
-  c.rl.clip_eps = 0.2                # PPO ratio clip (and value clip).
-  c.rl.vf_coef = 0.5                 # Value-loss weight.
-  c.rl.ent_coef = 0.0                # Entropy bonus weight.
-  c.rl.clip_value = False            # Clip the value update around the rollout's values.
-  c.rl.normalize_advantages = True   # Per minibatch.
-  c.rl.value_baseline = True         # Train a critic and subtract it (off: REINFORCE without baseline).
-  c.rl.normalize_obs = True          # Running mean / std of observations.
-  c.rl.scale_rewards = True          # Divide rewards by the running std of the discounted return.
-  c.rl.eval_episodes = 16            # Episodes per agent at the end and in --mode=eval (--num_episodes).
-
-  c.optimizer = sections.optimizer(name="adam", learning_rate=1e-3, eps=1e-5, schedule="linear",
-                                   final_lr_fraction=0.0, grad_clip_norm=0.5)
-  # batch_size = environments per agent; the run's length comes from rl.total_env_steps.
-  c.train = sections.train(batch_size=16, steps_per_dispatch=61, log_every_steps=61)
-  c.eval = sections.evaluation(batch_size=16)   # Episodes per evaluation call.
-  c.checkpoint = sections.checkpoint(every_steps=244)
-  c.mesh = sections.mesh()
-
-  if arg == "tiny":
-    c.rl.update(num_seeds=2, total_env_steps=1024, num_steps=32, update_epochs=1, num_minibatches=2,
-                eval_episodes=8)
-    c.train.update(batch_size=8, steps_per_dispatch=2, log_every_steps=2)
-    c.eval.batch_size = 8
-  elif arg:
-    raise ValueError(f"unknown variant {arg!r}; use 'tiny' or nothing")
-  return c
+def tiny(c):
+  c.rl.update(num_seeds=2, num_envs=8, total_env_steps=1024, num_steps=32, update_epochs=1,
+              num_minibatches=2, eval_episodes=8)
+  c.train.update(steps_per_dispatch=2, log_every_steps=2)
+  c.eval.batch_size = 8

@@ -42,8 +42,8 @@ def fit_ours(config_path: str, seed: int, repeats: int) -> dict:
   """(fit seconds, compile seconds, inertia, iterations) of our k-means on the config's data."""
   import jax
   import jax.numpy as jnp
-  from bigmodel_jax import parallel, trainer
-  from bigmodel_jax.workloads import kmeans as workload
+  from bigmodel_jax.engine import parallel, trainer
+  from bigmodel_jax.workloads.kmeans import workload
   config = _load_config(config_path, seed)
   with tempfile.TemporaryDirectory() as workdir:
     run, _ = trainer.build_run(config, workdir)

@@ -50,8 +50,8 @@ def _config():
 
 
 def run_ours() -> dict:
-  from bigmodel_jax import trainer
-  from bigmodel_jax.metric_writer import read_metrics
+  from bigmodel_jax.engine import trainer
+  from bigmodel_jax.engine.metric_writer import read_metrics
   config = _config()
   with tempfile.TemporaryDirectory() as workdir:
     summary = trainer.train_and_evaluate(config, workdir)

@@ -42,7 +42,7 @@ def time_ppo(path: str, num_seeds: int, workdir: str, devices: int = 1) -> dict:
   import jax.numpy as jnp
   import numpy as np
 
-  from bigmodel_jax import parallel, trainer
+  from bigmodel_jax.engine import parallel, trainer
   config = load_config(path)
   config.rl.num_seeds = num_seeds
   config.mesh.data = devices if num_seeds % devices == 0 else 1

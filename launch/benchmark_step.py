@@ -16,7 +16,7 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from bigmodel_jax import parallel, train_loop, trainer
+from bigmodel_jax.engine import parallel, train_loop, trainer
 from launch import xla_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.", lock_config=True)

@@ -20,7 +20,7 @@ import tempfile
 from absl import app, flags
 from ml_collections import config_flags
 
-from bigmodel_jax import evaluation, trainer
+from bigmodel_jax.engine import evaluation, trainer
 from launch import xla_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/cnn_fashion_mnist_fast.py",

@@ -6,8 +6,10 @@ r"""Trains, evaluates or runs another mode of one experiment.
   python -m launch.main --config=configs/cnn_fashion_mnist.py --workdir=runs/cnn --mode=eval
 
 Run again with the same --workdir to resume from its latest checkpoint. `--mode`
-is train, eval, or a mode of the config's workload (e.g. sample, predict). For a
-multi-process launch (several hosts, or one process per GPU) add --distributed.
+is train, eval, or a mode of the config's workload (e.g. sample, predict); each
+workload declares its modes and their flags, and `--config=... --mode=<mode> --help`
+lists them. For a multi-process launch (several hosts, or one process per GPU) add
+--distributed.
 
 Exit status: 0 done (or stopped by SIGTERM after saving a checkpoint: rerun to
 resume), 1 an error (one `error:` line; --verbosity=1 or BIGMODEL_TRACEBACK=1 show the
@@ -23,9 +25,10 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from bigmodel_jax import distributed
+from bigmodel_jax.engine import distributed
+from bigmodel_jax.engine.trainer import Interrupted, describe_mode, train_and_evaluate
 from bigmodel_jax.errors import UserError
-from bigmodel_jax.trainer import Interrupted, train_and_evaluate
+from bigmodel_jax.workloads import WORKLOADS
 from launch import xla_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).",
@@ -39,13 +42,31 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "--distributed: pro
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "--distributed: this process's number, from 0.")
 _DISTRIBUTED_TIMEOUT = flags.DEFINE_integer("distributed_timeout_s", 300, "--distributed: seconds to wait "
                                             "for the coordinator and the other processes.")
-# Options of the workloads' modes; each mode reads those it needs.
-_PROMPT = flags.DEFINE_string("prompt", None, "sample (language models): text to continue.")
-_NUM_TOKENS = flags.DEFINE_integer("num_tokens", None, "sample (language models): tokens to generate.")
-_NUM_SAMPLES = flags.DEFINE_integer("num_samples", None, "sample (generative models): images to generate.")
-_NUM_EPISODES = flags.DEFINE_integer("num_episodes", None, "eval (RL): episodes to run.")
-_INPUT = flags.DEFINE_string("input", None, "predict / transform: a .npy file of inputs (default: the test split).")
 flags.mark_flags_as_required(["config", "workdir"])
+HELP_FLAGS = ("--help", "-h", "-?", "--helpshort")
+
+
+def define_mode_flags() -> dict:
+  """Defines every flag that a workload's mode declares, once per name; returns name -> flag holder.
+
+  A name several modes use (`--num_samples`) must have one type; its help lists every use.
+  """
+  uses = {}
+  for workload_name, workload in sorted(WORKLOADS.items()):
+    for mode_name, mode in sorted(workload.modes.items()):
+      for flag_name, flag in sorted(mode.flags.items()):
+        uses.setdefault(flag_name, []).append((f"{workload_name} --mode={mode_name}", flag))
+  define = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
+  holders = {}
+  for name, where in uses.items():
+    kinds = {flag.type for _, flag in where}
+    if len(kinds) != 1:
+      raise TypeError(f"modes declare --{name} with different types {kinds}: {[w for w, _ in where]}")
+    holders[name] = define[kinds.pop()](name, None, "; ".join(f"{w}: {flag.help}" for w, flag in where))
+  return holders
+
+
+_MODE_FLAGS = define_mode_flags()
 
 
 def _show_tracebacks() -> bool:
@@ -65,7 +86,13 @@ def _innermost(e: BaseException) -> BaseException:
 
 
 def parse_flags(argv):
-  """absl's flag parsing; a bad --config file, variant or override is one line, not a traceback."""
+  """absl's flag parsing; a bad --config file, variant or override is one line, not a traceback.
+
+  `--help` with `--config` and `--mode` describes that mode of the config's workload and its flags.
+  """
+  if any(a in HELP_FLAGS for a in argv) and any(a.startswith("--mode=") for a in argv) and \
+      any(a.startswith("--config=") for a in argv):
+    _print_mode_help([a for a in argv if a not in HELP_FLAGS])
   try:
     return flags.FLAGS(argv)
   except flags.Error as e:
@@ -100,10 +127,20 @@ def _describe_config_failure(argv, report: str) -> str:
   return f"--config={given}: the config file failed{where}: {last}"
 
 
+def _print_mode_help(argv) -> None:
+  if not any(a.startswith("--workdir=") for a in argv):
+    argv = argv + ["--workdir=."]   # Required by the parser, unused here.
+  parse_flags(argv)
+  try:
+    print(describe_mode(_CONFIG.value, _MODE.value))
+  except UserError as e:
+    _fail(str(e))
+  sys.exit(0)
+
+
 def _mode_options() -> dict:
-  values = {"prompt": _PROMPT.value, "num_tokens": _NUM_TOKENS.value, "num_samples": _NUM_SAMPLES.value,
-            "num_episodes": _NUM_EPISODES.value, "input": _INPUT.value}
-  return {k: v for k, v in values.items() if v is not None}
+  """The mode flags given on the command line (the mode fills in the defaults of the others)."""
+  return {name: holder.value for name, holder in _MODE_FLAGS.items() if holder.present}
 
 
 def _config_source() -> str:

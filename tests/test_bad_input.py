@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from bigmodel_jax import trainer
-from bigmodel_jax.checkpoints import Checkpointer
+from bigmodel_jax.engine import trainer
+from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.data.idx import write_idx
 from bigmodel_jax.errors import CheckpointError, ConfigError, DataError, TrainingDiverged, UserError
 from conftest import REPO, load_config
@@ -61,7 +61,7 @@ def test_batch_not_divisible_by_devices(tmp_path):
 
 def test_model_too_big_for_its_input(tmp_path):
   # Two 5x5 'VALID' convs and pools cannot fit on 8x8 digits.
-  with pytest.raises(ConfigError, match=r"cannot be built for inputs of shape \(8, 8, 1\)"):
+  with pytest.raises(ConfigError, match=r"cannot be built for this data .*input_shape=\(8, 8, 1\)"):
     trainer.train_and_evaluate(_digits(model__padding="VALID", model__kernel_size=5), str(tmp_path))
 
 
@@ -69,7 +69,7 @@ def test_unknown_model_option(tmp_path):
   config = load_config("cnn_digits", "tiny")
   with config.unlocked():
     config.model.widht = 3
-  with pytest.raises(ConfigError, match="no option"):
+  with pytest.raises(ConfigError, match="model.widht is not a key of section .model."):
     trainer.train_and_evaluate(config, str(tmp_path))
 
 
@@ -164,7 +164,7 @@ def test_eval_mode_without_checkpoint(tmp_path):
 def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
   import signal
 
-  from bigmodel_jax.trainer import Interrupted
+  from bigmodel_jax.engine.trainer import Interrupted
 
   config = _digits(checkpoint__every_steps=100)   # No periodic checkpoint before the signal.
 

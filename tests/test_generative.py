@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from jax.experimental.compilation_cache import compilation_cache
 
-from bigmodel_jax import generative_scores, trainer
-from bigmodel_jax.checkpoints import Checkpointer
+from bigmodel_jax.workloads.generative import scores as generative_scores
+from bigmodel_jax.engine import trainer
+from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError, TrainingDiverged
 from bigmodel_jax.models.generative import DCGAN
-from bigmodel_jax.workloads import gan, vae
+from bigmodel_jax.workloads.generative import gan, vae
 from conftest import load_config
 
 
@@ -218,7 +219,7 @@ def test_missing_or_wrong_classifier_is_one_line_with_the_fix(tmp_path, gan_run)
   with pytest.raises(ConfigError, match="train it first: python -m launch.main --config=configs/cnn_fashion"):
     trainer.train_and_evaluate(_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": missing}),
                                str(tmp_path / "a"))
-  with pytest.raises(ConfigError, match="is not an image classifier run"):
+  with pytest.raises(ConfigError, match="is a 'gan' run, not a 'supervised' run"):
     trainer.train_and_evaluate(_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": gan_run[0]}),
                                str(tmp_path / "b"))
 

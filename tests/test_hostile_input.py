@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
-from bigmodel_jax import trainer
-from bigmodel_jax.checkpoints import Checkpointer
+from bigmodel_jax.engine import trainer
+from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError
-from bigmodel_jax.validation import check_config
+from bigmodel_jax.config.validate import check_config
 from bigmodel_jax.workloads import get_workload
 from conftest import REPO, load_config
 
@@ -171,7 +171,7 @@ def test_checkpoint_with_other_shapes_is_refused_not_skipped(tmp_path):
   trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), str(tmp_path))
   config = load_config("cnn_digits", "tiny")
   with config.unlocked():
-    config.supervised.ema_decay = 0.99   # Adds EMA parameters the checkpoint does not have.
+    config.train.ema_decay = 0.99   # Adds EMA parameters the checkpoint does not have.
   with pytest.raises(CheckpointError, match="does not fit this run: it has no train_state/ema_params"):
     trainer.train_and_evaluate(config, str(tmp_path), mode="eval")
 

@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bigmodel_jax import kmeans as km
-from bigmodel_jax import parallel, trainer
-from bigmodel_jax.data import points
-from bigmodel_jax.data.points import PointsSpec
+from bigmodel_jax.workloads.kmeans import ops as km
+from bigmodel_jax.engine import parallel, trainer
+from bigmodel_jax.workloads.kmeans import points
+from bigmodel_jax.workloads.kmeans.points import PointsSpec
 from bigmodel_jax.errors import ConfigError, DataError
-from bigmodel_jax.workloads import kmeans as workload
+from bigmodel_jax.workloads.kmeans import workload
 from conftest import load_config
 
 
@@ -243,5 +243,5 @@ def test_clusters_the_features_of_a_trained_classifier(tmp_path):
   assert np.load(tmp_path / "kmeans" / "centroids.npy").shape == (10, 64)   # cnn_digits: dense 64.
   with config.unlocked():
     config.data.path = str(tmp_path / "nothing")
-  with pytest.raises(DataError, match="not a finished classifier run"):
+  with pytest.raises(ConfigError, match="holds no finished run"):
     trainer.train_and_evaluate(config, str(tmp_path / "again"))

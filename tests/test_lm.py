@@ -11,12 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from bigmodel_jax import parallel, trainer
-from bigmodel_jax.checkpoints import Checkpointer
+from bigmodel_jax.engine import parallel, trainer
+from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.data import text
 from bigmodel_jax.errors import ConfigError, DataError
 from bigmodel_jax.models.transformer import Transformer, causal_attention_fused, causal_attention_reference
-from bigmodel_jax.workloads import lm
+from bigmodel_jax.workloads.lm import sampling
+from bigmodel_jax.workloads.lm import workload as lm
 from conftest import load_config
 
 WORDS = ["the", "king", "queen", "shall", "speak", "night", "love", "sword", "and", "of"]
@@ -97,7 +98,7 @@ def test_bad_corpora_are_data_errors(tmp_path, corpus):
 
 def test_windows_are_a_function_of_seed_and_step(corpus):
   config = tiny(corpus)
-  data = lm.make_data(config)
+  data = lm.make_data(config, parallel.make_mesh(config.mesh))
   device = {"tokens": jnp.asarray(data.train_tokens)}
   batch = lambda s: lm.gather_batch(device, s, jax.random.fold_in(jax.random.PRNGKey(0), s),
                                     config=config, spec=data.spec)
@@ -138,8 +139,8 @@ def test_cached_sampling_returns_the_tokens_of_uncached_sampling(small_model):
   buffer = np.zeros((2, 20), np.int32)
   buffer[:, :3] = [[1, 2, 3], [4, 5, 6]]
   rng = jax.random.PRNGKey(7)
-  cached = lm.make_generate(model, 1.0, 0, 1.0, cached=True)(params, buffer, 3, rng)
-  uncached = lm.make_generate(model, 1.0, 0, 1.0, cached=False)(params, buffer, 3, rng)
+  cached = sampling.make_generate(model, 1.0, 0, 1.0, cached=True)(params, buffer, 3, rng)
+  uncached = sampling.make_generate(model, 1.0, 0, 1.0, cached=False)(params, buffer, 3, rng)
   np.testing.assert_array_equal(cached, uncached)
   np.testing.assert_array_equal(cached[:, :3], buffer[:, :3])     # The prompt is kept.
   assert len(np.unique(np.asarray(cached[:, 3:]))) > 2            # Random weights, temperature 1: varied draws.
@@ -151,12 +152,12 @@ def test_top_k_and_top_p_cut_the_distribution():
 
   @jax.jit
   def draws(keys):
-    return [jax.vmap(lambda key: lm.sample_token(logits, key, 1.0, k, p)[0])(keys) for k, p in settings]
+    return [jax.vmap(lambda key: sampling.sample_token(logits, key, 1.0, k, p)[0])(keys) for k, p in settings]
 
   got = [set(np.asarray(d).tolist()) for d in draws(jax.random.split(jax.random.PRNGKey(0), 60))]
   # top_k 1, top_k 2, nucleus 0.7 (0.5 < 0.7 <= 0.8: the first two), everything.
   assert got == [{0}, {0, 1}, {0, 1}, {0, 1, 2, 3}]
-  assert int(lm.sample_token(logits, jax.random.PRNGKey(0), 0.0, 0, 1.0)[0]) == 0   # Greedy.
+  assert int(sampling.sample_token(logits, jax.random.PRNGKey(0), 0.0, 0, 1.0)[0]) == 0   # Greedy.
 
 
 # --- Layouts on 8 simulated devices ---------------------------------------------------------------
@@ -176,7 +177,7 @@ def layouts(corpus):
 
   One initial state, made once on the host, is laid out by each layout's rules (no init per layout)."""
   base = tiny(corpus)
-  data = lm.make_data(base)
+  data = lm.make_data(base, parallel.make_mesh(base.mesh))
   tokens = np.arange(16 * 17).reshape(16, 17) % data.spec.vocab_size
   init = functools.partial(lm.init_state, device_data=None, config=base, spec=data.spec)
   boxed = jax.eval_shape(init, jax.random.PRNGKey(0))
@@ -185,7 +186,7 @@ def layouts(corpus):
   for name, mesh_config in LAYOUTS.items():
     config = tiny(corpus, mesh=mesh_config)
     mesh, model = parallel.make_mesh(config.mesh), lm.make_model(config, data.spec)
-    lm.check_shapes(config, data.spec.vocab_size)
+    lm.check_shapes(config, mesh, data.spec.vocab_size)
     step = functools.partial(lm.train_step, rng=jax.random.PRNGKey(1), config=config, spec=data.spec)
 
     def logits_and_step(state, batch):
@@ -221,7 +222,7 @@ def test_layout_rules_actually_shard_the_parameters(layouts):
 @pytest.mark.parametrize("strategy", ["replicate", "fsdp"])
 def test_shape_based_strategies_read_through_the_logical_boxes(corpus, strategy):
   config = tiny(corpus, mesh=dict(data=-1, param_sharding=strategy))
-  data = lm.make_data(config)
+  data = lm.make_data(config, parallel.make_mesh(config.mesh))
   boxed = jax.eval_shape(functools.partial(lm.init_state, device_data=None, config=config, spec=data.spec),
                          jax.random.PRNGKey(0))
   mesh = parallel.make_mesh(config.mesh)
@@ -288,14 +289,14 @@ def test_sample_and_eval_modes_on_a_saved_run(corpus, trained):
 
 def test_bad_prompts_and_lengths_are_user_errors(corpus):
   config = tiny(corpus)
-  run = types.SimpleNamespace(config=config, data=lm.make_data(config))
+  run = types.SimpleNamespace(config=config, data=lm.make_data(config, parallel.make_mesh(config.mesh)))
   state = types.SimpleNamespace(vocab=np.asarray(run.data.spec.codes))
   with pytest.raises(DataError, match="outside the run's vocabulary"):
-    lm.generate_text(run, state, "Zebra", 4)
+    sampling.generate_text(run, state, "Zebra", 4)
   with pytest.raises(ConfigError, match="exceeds the learned positions' limit model.max_len=32"):
-    lm.generate_text(run, state, "the", 40)
+    sampling.generate_text(run, state, "the", 40)
   with pytest.raises(ConfigError, match="--prompt is empty"):
-    lm.generate_text(run, state, "", 4)
+    sampling.generate_text(run, state, "", 4)
 
 
 def test_the_lstm_baseline_trains(corpus, tmp_path):

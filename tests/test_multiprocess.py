@@ -18,8 +18,8 @@ import jax
 import numpy as np
 import pytest
 
-from bigmodel_jax import parallel
-from bigmodel_jax.checkpoints import Checkpointer
+from bigmodel_jax.engine import parallel
+from bigmodel_jax.engine.checkpoints import Checkpointer
 from conftest import REPO
 
 MULTI_PROCESS_CONFIGS = ["cnn_digits"]

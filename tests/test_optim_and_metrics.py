@@ -6,10 +6,10 @@ import numpy as np
 import optax
 import pytest
 
-from bigmodel_jax import classification_metrics
+from bigmodel_jax.workloads.supervised import metrics as classification_metrics
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.optim import make_optimizer, make_schedule
-from bigmodel_jax.workloads.supervised import per_example_loss, random_crop, random_flip
+from bigmodel_jax.engine.optim import make_optimizer, make_schedule
+from bigmodel_jax.workloads.supervised.workload import per_example_loss, random_crop, random_flip
 
 
 def _opt_cfg(**kw):
@@ -102,7 +102,7 @@ def test_augmentations_keep_shape_and_content():
 
 def test_flip_tta_scores_an_image_and_its_mirror_alike():
   from bigmodel_jax.data.pipeline import SupervisedSpec
-  from bigmodel_jax.workloads import supervised
+  from bigmodel_jax.workloads.supervised import workload as supervised
   from conftest import load_config
   config = load_config("cnn_fashion_mnist", "tiny")
   with config.unlocked():

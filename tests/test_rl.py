@@ -9,10 +9,10 @@ import pytest
 
 from jax.experimental.compilation_cache import compilation_cache
 
-from bigmodel_jax import trainer
-from bigmodel_jax.checkpoints import Checkpointer
+from bigmodel_jax.engine import trainer
+from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError
-from bigmodel_jax.workloads import rl
+from bigmodel_jax.workloads.rl import ppo
 from conftest import load_config
 
 
@@ -74,7 +74,7 @@ def test_gae_by_hand_with_a_truncation_and_a_termination():
   a1 = d1                                 # Truncation ends the sum too.
   a0 = d0 + 0.45 * a1
   expected = np.array([a0, a1, a2, a3, a4])
-  adv, targets = rl.gae_advantages(*(jnp.asarray(x)[:, None] for x in
+  adv, targets = ppo.gae_advantages(*(jnp.asarray(x)[:, None] for x in
                                      (rewards, values, next_values, terminated, truncated)), gamma, lam)
   np.testing.assert_allclose(np.asarray(adv)[:, 0], expected, rtol=1e-6)
   np.testing.assert_allclose(np.asarray(targets)[:, 0], expected + values, rtol=1e-6)
@@ -86,7 +86,7 @@ def test_ppo_loss_terms_on_a_fixed_case():
   new_logp = jnp.log(jnp.array([0.8, 0.6]))   # Ratios 1.6 (clipped to 1.2) and 1.2 (clipped to 1.2).
   new_values = jnp.array([0.5, 0.0])
   entropy = jnp.array([0.6, 0.4])
-  total, t = rl.ppo_loss_terms(new_logp, entropy, new_values, batch, clip_eps=0.2, vf_coef=0.5, ent_coef=0.1,
+  total, t = ppo.ppo_loss_terms(new_logp, entropy, new_values, batch, clip_eps=0.2, vf_coef=0.5, ent_coef=0.1,
                                clip_value=True, normalize_advantages=False)
   # Policy: -mean(min(1.6*1, 1.2*1), min(1.2*-1, 1.2*-1)) = -(1.2 - 1.2)/2 = 0.
   assert float(t["policy_loss"]) == pytest.approx(0.0, abs=1e-6)
@@ -98,7 +98,7 @@ def test_ppo_loss_terms_on_a_fixed_case():
   assert float(t["approx_kl"]) == pytest.approx(kl, rel=1e-5)
   assert float(total) == pytest.approx(0.0 + 0.5 * 0.32 - 0.1 * 0.5, rel=1e-5)
   # REINFORCE: -mean(logp * A), no clipping.
-  _, r = rl.ppo_loss_terms(new_logp, entropy, new_values, batch, clip_eps=0.2, vf_coef=0.5, ent_coef=0.1,
+  _, r = ppo.ppo_loss_terms(new_logp, entropy, new_values, batch, clip_eps=0.2, vf_coef=0.5, ent_coef=0.1,
                            clip_value=False, normalize_advantages=False, clip_policy=False)
   assert float(r["policy_loss"]) == pytest.approx(-(np.log(0.8) - np.log(0.6)) / 2, rel=1e-5)
   assert float(r["value_loss"]) == pytest.approx(0.5 * (0.25 + 0.0) / 2)
@@ -218,7 +218,8 @@ def test_conv3x3_as_matmul_equals_flax_conv():
 
 
 def test_linear_schedule_anneals_to_the_final_fraction():
-  from bigmodel_jax import config_sections, optim
+  from bigmodel_jax.config import sections as config_sections
+  from bigmodel_jax.engine import optim
   schedule = optim.make_schedule(config_sections.optimizer(learning_rate=2.0, schedule="linear",
                                                            final_lr_fraction=0.25), total_steps=10)
   np.testing.assert_allclose([float(schedule(s)) for s in (0, 5, 10, 20)], [2.0, 1.25, 0.5, 0.5], rtol=1e-6)

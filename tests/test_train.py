@@ -6,8 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from bigmodel_jax import trainer
-from bigmodel_jax.checkpoints import Checkpointer
+from bigmodel_jax.engine import trainer
+from bigmodel_jax.engine.checkpoints import Checkpointer
 from conftest import FASHION_MNIST_DIR, load_config
 
 

@@ -8,9 +8,9 @@ import pytest
 from flax import struct
 from jax.sharding import PartitionSpec as P
 
-from bigmodel_jax import host, parallel, train_loop
+from bigmodel_jax.engine import host, parallel, train_loop
 from bigmodel_jax.errors import ConfigError, DataError, TrainingDiverged
-from bigmodel_jax.metric_writer import MetricWriter, read_metrics
+from bigmodel_jax.engine.metric_writer import MetricWriter, read_metrics
 from bigmodel_jax.workloads.base import Workload
 
 
@@ -94,7 +94,7 @@ def test_metric_writer_truncates_on_resume(tmp_path):
 
 
 def _counter_workload(train_step, gather_batch=None):
-  return Workload(make_data=None, num_train_steps=None, init_state=None, train_step=train_step,
+  return Workload(sections={}, make_data=None, num_train_steps=None, init_state=None, train_step=train_step,
                   eval_step=None, summarize=None, report=None, gather_batch=gather_batch)
 
 

@@ -8,8 +8,22 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from bigmodel_jax.config import checks as v
+from bigmodel_jax.data.base import Data
 from bigmodel_jax.data.sources import SOURCES, RawSplits
 from bigmodel_jax.errors import ConfigError
+
+# The `data` section of the workloads that read image (or regression) datasets.
+DATA_SECTION = dict(
+    name=("fashion_mnist", v.one_of(*sorted(SOURCES))),   # Key of bigmodel_jax.data.sources.SOURCES.
+    data_dir=("", v.STRING),                 # "" = the source's default (data/fashion_mnist, filled by launch.fetch_data).
+    tfds_name=("", v.STRING),                # Dataset name when name == "tfds" (e.g. "mnist", "cifar10").
+    validation_size=(5000, v.NON_NEGATIVE_INT),  # Held out from train; the test split is used only at the end.
+    normalize=(True, v.BOOL),                # Per-channel mean / std of the train split.
+    crop_padding=(0, v.NON_NEGATIVE_INT),    # Random crop after zero padding (0 = off).
+    horizontal_flip=(False, v.BOOL),         # Random left-right flips.
+    on_device=(False, v.BOOL),               # Keep the train images (uint8) on the devices; gather batches there.
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +36,7 @@ class SupervisedSpec:
 
 
 @dataclasses.dataclass
-class SupervisedData:
+class SupervisedData(Data):
   """Normalised float32 inputs and targets for the train, validation and test splits."""
   splits: dict                      # split name -> (inputs, targets)
   class_names: Optional[list[str]]  # None for regression.
@@ -34,9 +48,10 @@ class SupervisedData:
   # once; batches are then gathered and normalised there (no host batches).
   stored_train: Optional[tuple] = None
 
-  def __post_init__(self):
-    if self.stored_train is not None:
-      self.train_batch = None   # The trainer reads this as "batches are made on device".
+  @property
+  def host_batches(self) -> bool:
+    """Host batches, unless the train images live on the devices (batches gathered there)."""
+    return self.stored_train is None
 
   def device_arrays(self) -> dict:
     if self.stored_train is None:
@@ -52,13 +67,12 @@ class SupervisedData:
   def input_shape(self) -> tuple:
     return self.splits["train"][0].shape[1:]
 
-  @property
   def steps_per_epoch(self) -> int:
     return len(self.splits["train"][0]) // self.batch_size
 
   @property
   def spec(self) -> SupervisedSpec:
-    return SupervisedSpec(tuple(self.input_shape), self.num_outputs, self.steps_per_epoch,
+    return SupervisedSpec(tuple(self.input_shape), self.num_outputs, self.steps_per_epoch(),
                           self.class_names is not None)
 
   def _epoch_order(self, epoch: int) -> np.ndarray:
@@ -71,7 +85,7 @@ class SupervisedData:
   def train_batch(self, step: int, rows: Optional[slice] = None) -> dict:
     """The global batch for `step`, or its `rows` (one process's part); epochs reshuffle and
     the remainder of an epoch is dropped."""
-    epoch, index = divmod(step, self.steps_per_epoch)
+    epoch, index = divmod(step, self.steps_per_epoch())
     rows = self._epoch_order(epoch)[index * self.batch_size:(index + 1) * self.batch_size][rows or slice(None)]
     inputs, targets = self.splits["train"]
     return {"inputs": inputs[rows], "targets": targets[rows]}

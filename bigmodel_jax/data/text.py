@@ -12,7 +12,8 @@ from typing import Iterator
 
 import numpy as np
 
-from bigmodel_jax import validation as v
+from bigmodel_jax.config import checks as v
+from bigmodel_jax.data.base import Data
 from bigmodel_jax.errors import ConfigError, DataError
 
 SHAKESPEARE_DEFAULT_DIR = os.path.join("data", "shakespeare")
@@ -106,16 +107,17 @@ def tfds_corpus(cfg) -> bytes:
 
 CORPORA = {"shakespeare": shakespeare_corpus, "files": files_corpus, "tfds": tfds_corpus}
 
-CONFIG_CHECKS = {
-    "data.name": v.one_of(*sorted(CORPORA)),
-    "data.data_dir": v.STRING,
-    "data.files": v.STRING,
-    "data.tfds_name": v.STRING,
-    "data.tokenizer": v.one_of("char", "byte"),
-    "data.validation_fraction": v.real_in(0.0, 1.0, low_open=True, high_open=True),
-    "data.seq_len": v.POSITIVE_INT,
-    "data.eval_windows": v.int_or_minus_one(),
-}
+# The `data` section of language models.
+DATA_SECTION = dict(
+    name=("shakespeare", v.one_of(*sorted(CORPORA))),   # shakespeare | files | tfds
+    data_dir=("", v.STRING),                 # "" = data/shakespeare (filled by launch.fetch_data --dataset=shakespeare).
+    files=("", v.STRING),                    # name == "files": comma-separated paths or globs.
+    tfds_name=("", v.STRING),                # name == "tfds": e.g. tiny_shakespeare, lm1b.
+    tokenizer=("char", v.one_of("char", "byte")),   # char (the corpus's characters) | byte (256 symbols)
+    validation_fraction=(0.1, v.real_in(0.0, 1.0, low_open=True, high_open=True)),  # The corpus's last part.
+    seq_len=(128, v.POSITIVE_INT),           # Context: tokens per training window.
+    eval_windows=(500, v.int_or_minus_one()),  # Validation windows per evaluation (-1 = the whole split).
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +131,7 @@ class LMSpec:
 
 
 @dataclasses.dataclass
-class LMData:
+class LMData(Data):
   train_tokens: np.ndarray
   val_tokens: np.ndarray
   tokenizer: object

@@ -15,7 +15,7 @@ from bigmodel_jax.models.transformer import Transformer
 MODELS = {
     "actor_critic": ActorCritic,
     "cnn": CNN,
-    "dcgan": DCGAN,   # Generative (bigmodel_jax.models.generative.build_generative).
+    "dcgan": DCGAN,
     "lstm": LSTM,
     "mlp": MLP,
     "resnet": ResNet,
@@ -24,16 +24,17 @@ MODELS = {
 }
 
 
-def build_model(model_config, num_outputs: int) -> nn.Module:
-  """Instantiates `MODELS[model_config.name]` with every other key of the section as a field."""
+def build_model(model_config, **from_data) -> nn.Module:
+  """`MODELS[model_config.name]` with every other key of the section as a field, and the fields the
+  workload fills from its data (`num_outputs=10`, or `image_shape=(28, 28, 1)` for generative models)."""
   name = model_config.name
   if name not in MODELS:
     raise ConfigError(f"model.name={name!r}; choose one of {sorted(MODELS)}")
   cls = MODELS[name]
-  fields = {f.name for f in dataclasses.fields(cls)} - {"parent", "name", "num_outputs"}
+  fields = {f.name for f in dataclasses.fields(cls)} - {"parent", "name"} - set(from_data)
   options = {k: v for k, v in model_config.items() if k != "name"}
   unknown = sorted(set(options) - fields)
   if unknown:
     raise ConfigError(f"model {name!r} has no option(s) {unknown}; it takes {sorted(fields)}")
   options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-  return cls(num_outputs=num_outputs, **options)
+  return cls(**from_data, **options)

@@ -12,7 +12,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from bigmodel_jax import validation as v
+from bigmodel_jax.config import checks as v
 from bigmodel_jax.models.mlp import ACTIVATIONS
 
 HEADS = ("categorical", "gaussian")

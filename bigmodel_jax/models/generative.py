@@ -10,9 +10,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from bigmodel_jax import validation as v
+from bigmodel_jax.config import checks as v
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.models.common import DTYPES, BatchNorm, compute_dtype
+from bigmodel_jax.models.common import BatchNorm, DTYPES, compute_dtype
 
 
 def base_size(image_shape, stages: int) -> tuple[int, int]:
@@ -147,17 +147,3 @@ class VAE(nn.Module):
     mean, logvar = self.encode(x_BxHxWxC)
     z = mean + jnp.exp(0.5 * logvar) * noise_BxZ
     return self.decode_logits(z), mean, logvar
-
-
-def build_generative(model_config, image_shape) -> nn.Module:
-  """`MODELS[model.name]` for `image_shape` with the other `model.*` keys as fields."""
-  from bigmodel_jax.models import MODELS
-  cls = MODELS.get(model_config.name)
-  if cls not in (DCGAN, VAE):
-    raise ConfigError(f"model.name={model_config.name!r}; a generative workload takes 'dcgan' or 'vae'")
-  options = {k: tuple(x) if isinstance(x, list) else x for k, x in model_config.items() if k != "name"}
-  fields = set(cls.__dataclass_fields__) - {"parent", "name", "image_shape"}
-  unknown = sorted(set(options) - fields)
-  if unknown:
-    raise ConfigError(f"model {model_config.name!r} has no option(s) {unknown}; it takes {sorted(fields)}")
-  return cls(image_shape=tuple(image_shape), **options)

@@ -4,7 +4,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from bigmodel_jax import validation as v
+from bigmodel_jax.config import checks as v
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models.common import DTYPES, compute_dtype
 

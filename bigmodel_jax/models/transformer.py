@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from bigmodel_jax import validation as v
+from bigmodel_jax.config import checks as v
 from bigmodel_jax.models.common import compute_dtype
 
 _INIT = nn.initializers.normal(stddev=0.02)

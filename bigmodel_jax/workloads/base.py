@@ -1,42 +1,61 @@
-"""What a workload hands the shared trainer (`bigmodel_jax.trainer`).
+"""The contract between a workload and the shared path (`bigmodel_jax.engine.trainer`).
 
-The trainer owns the mesh, shardings, jit, the loop, checkpoints, logging, NaN
-checks, evaluation cadence and the summary; a workload owns its data, its state
-and its pure functions. Only the first seven fields are required; the rest have
-the defaults of supervised learning and are overridden where a workload differs.
+The engine owns the mesh, shardings, jit, the loop, checkpoints, logging, NaN
+checks, evaluation cadence and the summary; a workload owns its data, its state and
+its pure functions. WORKSPACE.md ("The contract") shows these types on one page.
 
-Data object (`make_data(config)`):
-  .spec                     small, frozen, hashable static facts (shapes, counts):
-                            bound into the jitted functions, never arrays.
-  .train_batch(step)        global host batch of `step` (dict of NumPy arrays), a pure
-                            function of (seed, step). Without it (or None) batches are
-                            made on device by `gather_batch`, or are {} (RL).
-  .device_arrays()          optional: dict of host arrays placed on the devices once
-                            (laid out by `data_layout`), e.g. uint8 images, all k-means
-                            points, a token stream; handed to `init_state` and `gather_batch`.
-  .eval_batches(split, n)   dicts of host arrays for one evaluation pass; an optional
-                            boolean `mask` marks the real rows of a padded batch.
-
-Functions (`config` and `spec` are bound by keyword, everything else is an array):
-  init_state(rng, device_data, *, config, spec) -> state    pytree of arrays. Flax
-      logical-axis boxes (`nn.with_logical_partitioning`) are allowed: the layout reads
-      them and the trainer unboxes the state.
-  gather_batch(device_data, step, rng, *, config, spec) -> batch    on device, inside
-      the jitted step (random LM windows, a full k-means batch, {} for RL).
-  train_step(state, batch, rng, *, config, spec) -> (state, metrics)    metrics are
-      arrays of any shape (a seed axis is fine); the trainer scans
-      `train.steps_per_dispatch` of these per dispatch.
+Functions get `config` and `spec` by keyword; everything else is an array:
+  init_state(rng, device_data, *, config, spec) -> state      a pytree of arrays (Flax
+      logical-axis boxes allowed: the layout reads them, the engine unboxes the state).
+  gather_batch(device_data, step, rng, *, config, spec) -> batch   on device, inside
+      the jitted step, when the data has no host batches.
+  train_step(state, batch, rng, *, config, spec) -> (state, metrics)   metrics are
+      arrays of any shape (a seed axis is fine).
   eval_step(state, batch, rng, *, config, spec) -> dict of per-row arrays.
-  summarize(outputs, *, config, data) -> dict of floats    on the unpadded outputs.
-  report(run, state, outputs) -> dict    final extras (plots, samples); runs on every
-      process, writes files only where `run.is_writer`.
+  summarize(outputs, *, config, data) -> dict of floats         on the unpadded outputs.
+  report(run, state, outputs) -> Report   runs on every process, writes files only
+      where `run.is_writer`.
 """
 import dataclasses
 import json
 from typing import Any, Callable, Optional
 
+from bigmodel_jax.config import sections as shared_sections
+from bigmodel_jax.config.checks import Check
+from bigmodel_jax.data.base import Data
 
-def _examples_per_step(config, spec) -> tuple[str, int]:
+
+@dataclasses.dataclass
+class Report:
+  """What `Workload.report` returns into summary.json."""
+  details: dict = dataclasses.field(default_factory=dict)   # Under "test_details" (per-class tables, ...).
+  metrics: dict = dataclasses.field(default_factory=dict)   # Joins the final metrics ("test"), e.g. the FD.
+  summary: dict = dataclasses.field(default_factory=dict)   # Top-level entries (e.g. k-means inertia).
+
+
+@dataclasses.dataclass(frozen=True)
+class ModeFlag:
+  """A command-line flag of a mode (`--num_samples=64`), declared with its check like a config key.
+
+  Its value when not given is `default`, or the config value at `default_key` (e.g. "lm.num_tokens").
+  """
+  type: type                 # int, float or str.
+  help: str
+  check: Check
+  default: Any = None
+  default_key: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+  """`--mode=<name>`: `run(run, state, options) -> dict` on the latest checkpoint; the result goes to
+  `<name>_summary.json`. `options` holds every declared flag's value (given or default), checked."""
+  run: Callable[..., dict]
+  help: str
+  flags: dict = dataclasses.field(default_factory=dict)    # flag name -> ModeFlag
+
+
+def examples_per_step(config, spec) -> tuple[str, int]:
   del spec
   return "examples", config.train.batch_size
 
@@ -46,47 +65,60 @@ def default_checkpoint_meta(config) -> dict:
   meta = {"workload": config.workload}
   if "model" in config:
     meta["model"] = config.model.to_dict()
-  # Through JSON so tuples compare equal to the lists a restored checkpoint holds.
-  return json.loads(json.dumps(meta))
+  return as_json(meta)
+
+
+def as_json(value):
+  """Through JSON, so tuples compare equal to the lists a restored checkpoint holds."""
+  return json.loads(json.dumps(value))
 
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
-  make_data: Callable[..., Any]
-  # (config, spec) -> number of train steps (updates) of a full run.
-  num_train_steps: Callable[..., int]
+  """A workload: its config sections, its data, its state and its pure functions (module docstring)."""
+  # Config sections besides `model`: name -> declaration (config/sections.py).
+  sections: dict
+  make_data: Callable[..., Data]                     # (config, mesh) -> Data
+  num_train_steps: Callable[..., int]                # (config, spec) -> updates of a whole run
   init_state: Callable[..., Any]
   train_step: Callable[..., Any]
   eval_step: Callable[..., dict]
   summarize: Callable[..., dict]
-  report: Callable[..., dict]
-  # On-device batches, used when the data object has no `train_batch` (None there: batch = {}).
+  report: Callable[..., Report]
+  # Makes each step's batch on device when the data has no host batches (None there: batch = {}).
   gather_batch: Optional[Callable[..., Any]] = None
-  # Splits evaluated during training (as val/<metric>) and at the end (as the summary's "test").
+  # Splits evaluated during training (the first as val/<metric>) and at the end (the summary's "test").
   eval_splits: tuple = ("validation",)
   final_split: str = "test"
-  # Metrics whose every element must be finite; anything else is logged as it is.
+  # Metrics whose every element must be finite before a checkpoint of their step is written.
   guarded_metrics: tuple = ("loss",)
   # Train metrics drawn in training_curves.png besides those with a val/ twin.
   curve_metrics: tuple = ()
   # (config, spec) -> (unit, units per train step), logged as train/<unit>_per_sec.
-  throughput: Callable[..., tuple] = _examples_per_step
+  throughput: Callable[..., tuple] = examples_per_step
+  # (config) -> what a checkpoint must match to be restored (beyond its array shapes).
   checkpoint_meta: Callable[[Any], dict] = default_checkpoint_meta
-  # State fields that `init_from` copies from another run (matched by path and shape).
+  # State paths `init_from` fills from another run (arrays matched by path and shape); () = refused.
   transfer_fields: tuple = ("params",)
-  # (config, mesh) -> PartitionSpec of every host batch array (None = rows over `data`).
-  batch_layout: Optional[Callable[..., Any]] = None
-  # (config, mesh) -> PartitionSpec, or dict of them, for device_arrays (None = replicated).
+  # (config, mesh) -> PartitionSpec, or dict of them, of device_arrays (None = replicated).
   data_layout: Optional[Callable[..., Any]] = None
-  # Extra --mode values: name -> fn(run, state, options) -> dict, run on the latest checkpoint
-  # (an "eval" entry replaces the built-in evaluation, e.g. RL episodes with --num_episodes).
-  modes: dict = dataclasses.field(default_factory=dict)
-  # Valid values of the workload's own config keys: dotted key -> check (bigmodel_jax.validation).
+  # Extra --mode values. An "eval" entry replaces the built-in evaluation (e.g. RL episodes).
+  modes: dict = dataclasses.field(default_factory=dict)          # name -> Mode
+  # Checks of keys tighter than their section's (e.g. "train.num_steps": POSITIVE_INT for a
+  # workload that has no epochs): dotted key -> Check, or fn(key, value) raising ConfigError.
   config_checks: dict = dataclasses.field(default_factory=dict)
-  # A train metric that ends the run early once every element of it is nonzero at some step
-  # (e.g. k-means "converged"); the workload makes the steps after that one no-ops.
+  # Declared keys this workload does not read: refused when set away from their default.
+  unused_keys: tuple = ()
+  # A train metric that ends the run once every element of it is nonzero at some step (k-means
+  # "converged"); the workload makes the steps after that one no-ops.
   stop_metric: str = ""
   # fn(run, state, step, writer) after each evaluation during training (e.g. a sample grid image).
   on_evaluation: Optional[Callable[..., None]] = None
   # (config, spec) -> model FLOPs per throughput unit; with it the loop also logs train/mfu.
   flops_per_unit: Optional[Callable[..., float]] = None
+
+
+def with_common(**own) -> dict:
+  """A workload's sections: the shared train/eval/checkpoint/mesh and its own (data, optimizer, ...);
+  its own may replace a shared one (e.g. RL's `eval`, whose batch is episodes)."""
+  return {**shared_sections.COMMON, **own}

@@ -11,18 +11,33 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bigmodel_jax import config_sections, generative_scores, optim, plots
-from bigmodel_jax import validation as v
+from bigmodel_jax.config import checks as v
+from bigmodel_jax.config import sections
+from bigmodel_jax.data import pipeline
 from bigmodel_jax.data.pipeline import load_supervised_data
-from bigmodel_jax.data.sources import SOURCES
+from bigmodel_jax.engine import plots
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.workloads import supervised
+from bigmodel_jax.workloads.base import Mode, ModeFlag, Report
+from bigmodel_jax.workloads.generative import scores as generative_scores
+from bigmodel_jax.workloads.supervised import workload as supervised
 
 SAMPLES_DIR = "samples"
 
+# The keys both generative workloads have besides their own.
+GENERATIVE_SECTION = dict(
+    classifier_workdir=("", v.STRING),       # A finished classifier run whose features score samples ("" = no scores).
+    score_samples=(5000, v.int_at_least(2)),  # Generated images per score, and the size of each real half.
+    grid_rows=(10, v.POSITIVE_INT),          # Sample grids are grid_rows x grid_rows.
+)
 
-def make_data(config):
+# The image data section, stored as is: the steps scale pixels to [-1, 1] themselves.
+DATA_SECTION = {**pipeline.DATA_SECTION, "normalize": (
+    False, v.Check("False (generative models see pixels scaled to [-1, 1])", lambda x: x is False))}
+
+
+def make_data(config, mesh):
   """The classifier's image datasets as they are stored, in [0, 1] (the steps scale them to [-1, 1])."""
+  del mesh
   data = load_supervised_data(config.data, config.train.batch_size, config.seed)
   n, test_size = config.generative.score_samples, len(data.splits["test"][0])
   if config.generative.classifier_workdir:
@@ -30,11 +45,8 @@ def make_data(config):
       raise ConfigError(f"generative.score_samples={n}: the floor needs two disjoint real halves of "
                         f"the {test_size} test images; use at most {test_size // 2}")
     # Checked now, not after training: a missing classifier is one line with the command that trains it.
-    generative_scores.cached_classifier(config.generative.classifier_workdir, tuple(data.spec.input_shape))
+    generative_scores.cached_scorer(config.generative.classifier_workdir, tuple(data.spec.input_shape))
   return data
-
-
-num_train_steps = supervised.num_train_steps
 
 
 def to_unit(images):
@@ -50,10 +62,10 @@ def latents(config, n: int, purpose: int):
 
 def generate_images(run, state, z, generate, *, ema: bool = True, batch_size: int = 500) -> np.ndarray:
   """Images in [-1, 1] for the latents `z`, generated in batches by one jitted function."""
-  cache = run.__dict__.setdefault("_generate_fns", {})   # One jitted function per run and weights.
-  if (generate, ema) not in cache:
-    cache[generate, ema] = jax.jit(functools.partial(generate, config=run.config, spec=run.data.spec, ema=ema))
-  fn, n = cache[generate, ema], len(z)
+  key = ("generate", generate, ema)   # One jitted function per run and weights.
+  if key not in run.cache:
+    run.cache[key] = jax.jit(functools.partial(generate, config=run.config, spec=run.data.spec, ema=ema))
+  fn, n = run.cache[key], len(z)
   z = jnp.concatenate([z, jnp.zeros((-n % batch_size, z.shape[1]), z.dtype)])   # One shape: one compile.
   return np.concatenate([np.asarray(fn(state, z[i:i + batch_size])) for i in range(0, len(z), batch_size)])[:n]
 
@@ -78,12 +90,12 @@ def on_evaluation(run, state, step: int, writer, *, generate) -> None:
 def _scorer_and_real_features(run):
   """The classifier and its (features, probabilities) of two disjoint halves of the test images."""
   cfg, spec = run.config.generative, run.data.spec
-  scorer = generative_scores.cached_classifier(cfg.classifier_workdir, tuple(spec.input_shape))
-  if run.__dict__.get("_real_features") is None:
+  scorer = generative_scores.cached_scorer(cfg.classifier_workdir, tuple(spec.input_shape))
+  if "real_features" not in run.cache:
     n, real = cfg.score_samples, run.data.splits["test"][0]
     order = np.random.default_rng(0).permutation(len(real))
-    run._real_features = [scorer.features_and_probs(real[order[i * n:(i + 1) * n]]) for i in range(2)]
-  return scorer, run._real_features
+    run.cache["real_features"] = [scorer.features_and_probs(real[order[i * n:(i + 1) * n]]) for i in range(2)]
+  return scorer, run.cache["real_features"]
 
 
 def interpolation_strip(run, state, generate, path: str, pairs: int = 6, steps: int = 10) -> None:
@@ -118,7 +130,7 @@ def quality_scores(run, state, generate, init_state) -> dict:
           "classifier_workdir": cfg.classifier_workdir}
 
 
-def report(run, state, outputs, *, generate, init_state) -> dict:
+def report(run, state, outputs, *, generate, init_state) -> Report:
   """Final grid, interpolation strip and quality scores (into summary.json; FD and the gap also as
   final metrics)."""
   del outputs
@@ -129,20 +141,17 @@ def report(run, state, outputs, *, generate, init_state) -> dict:
     plots.save_image_grid(images, write_grid_final, rows)
   interpolation_strip(run, state, generate, os.path.join(run.workdir, "interpolation.png"))
   if not run.config.generative.classifier_workdir:
-    return {}
+    return Report()
   scores = quality_scores(run, state, generate, init_state)
   fd = scores["frechet_distance"]
-  scores["test_metrics"] = {"fd": fd["trained"], "fd_floor": fd["real_vs_real"],
-                            "fd_untrained": fd["untrained"], "fd_gap_closed": scores["fd_gap_closed"],
-                            "class_score": scores["class_score"]["trained"]}
-  return scores
+  return Report(details=scores, metrics={
+      "fd": fd["trained"], "fd_floor": fd["real_vs_real"], "fd_untrained": fd["untrained"],
+      "fd_gap_closed": scores["fd_gap_closed"], "class_score": scores["class_score"]["trained"]})
 
 
 def sample_mode(run, state, options, *, generate) -> dict:
   """--mode=sample --num_samples=N: N images from the latest checkpoint as samples_<N>.png and .npy (uint8)."""
-  n = options.get("num_samples") or 100
-  if n < 1:
-    raise ConfigError(f"--num_samples={n}; it must be at least 1")
+  n = options["num_samples"]
   key = jax.random.fold_in(jax.random.PRNGKey(run.config.seed), 4)
   z = jax.random.normal(key, (n, run.config.model.latent_size), jnp.float32)
   images = np.round(to_unit(generate_images(run, state, z, generate)) * 255).astype(np.uint8)
@@ -154,25 +163,20 @@ def sample_mode(run, state, options, *, generate) -> dict:
   return {"num_samples": n, "png": png, "npy": npy, "shape": list(images.shape)}
 
 
-def _section_checks(section: str, shared: str) -> dict:
-  return {f"{section}.{k}": check for k, check in config_sections.checks(shared).items()}
+def modes(generate) -> dict:
+  """The generative workloads' modes, for their `generate` function."""
+  return {"sample": Mode(functools.partial(sample_mode, generate=generate),
+                         "N images from the latest checkpoint: samples_<N>.png and samples_<N>.npy (uint8)",
+                         {"num_samples": ModeFlag(int, "images to generate", v.POSITIVE_INT, default=100)})}
 
 
-# Keys every generative config declares (its data section is the supervised one, stored as is).
-CONFIG_CHECKS = {
-    **supervised.CONFIG_CHECKS,
-    "data.name": v.one_of(*sorted(SOURCES)),
-    "data.normalize": v.Check("False (generative models see pixels scaled to [-1, 1])", lambda x: x is False),
-    "model.name": v.one_of("dcgan", "vae"),
-    "generative.classifier_workdir": v.STRING,
-    "generative.score_samples": v.int_at_least(2),
-    "generative.grid_rows": v.POSITIVE_INT,
-}
+num_train_steps = supervised.num_train_steps
 
 
-def optimizer_checks(section: str) -> dict:
-  """Checks of an optimizer section under another name (e.g. the GAN's g_optimizer)."""
-  checks = _section_checks(section, "optimizer")
-  checks[f"{section}.name"] = v.one_of(*sorted(optim.OPTIMIZERS))
-  checks[f"{section}.schedule"] = v.one_of(*sorted(optim.SCHEDULES))
-  return checks
+def tiny(config) -> None:
+  """Every generative config's `:tiny` (tests, laptops): 16x16 synthetic images, 12 steps, no scores;
+  the config narrows its own nets."""
+  config.data.update(name="synthetic", validation_size=64)
+  sections.short_run(config, num_steps=12, batch_size=16, log_every=3, eval_every=6, checkpoint_every=6)
+  config.eval.batch_size = 32
+  config.generative.update(classifier_workdir="", score_samples=32, grid_rows=4)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import PartitionSpec as P
 
-DATA_AXIS = "data"
+from bigmodel_jax.engine.parallel import DATA_AXIS
 
 
 def squared_distances(x_NxD, x_sq_N, c_MxD):

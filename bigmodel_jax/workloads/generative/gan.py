@@ -3,7 +3,7 @@
 One jitted step makes `gan.critic_steps` discriminator updates (each on the step's
 real batch with fresh latents) and then one generator update, each net with its own
 optax optimizer (`d_optimizer`, `g_optimizer`). An EMA of the generator's weights
-(`gan.ema_decay`) is what samples and scores use.
+(`train.ema_decay`) is what samples and scores use.
 """
 import functools
 
@@ -12,15 +12,26 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from bigmodel_jax import validation as v
-from bigmodel_jax.models.generative import DCGAN, build_generative
-from bigmodel_jax.optim import make_optimizer
-from bigmodel_jax.parallel import DATA_AXIS
-from bigmodel_jax.train_state import ema_update
-from bigmodel_jax.workloads import generative
-from bigmodel_jax.workloads.base import Workload
+from bigmodel_jax.config import checks as v
+from bigmodel_jax.config import sections
+from bigmodel_jax.engine.optim import make_optimizer
+from bigmodel_jax.engine.parallel import DATA_AXIS
+from bigmodel_jax.engine.train_state import ema_update
+from bigmodel_jax.models import build_model
+from bigmodel_jax.models.generative import DCGAN
+from bigmodel_jax.workloads.base import Workload, with_common
+from bigmodel_jax.workloads.generative import common as generative
 
 LOSSES = ("nonsaturating", "wgan_gp")
+
+# Both nets' optimizers default to the DCGAN paper's Adam(2e-4, b1 = 0.5).
+OPTIMIZER_SECTION = sections.with_defaults(sections.OPTIMIZER, learning_rate=2e-4, b1=0.5)
+
+GAN_SECTION = dict(
+    loss=("nonsaturating", v.one_of(*LOSSES)),   # nonsaturating (the source's) | wgan_gp
+    critic_steps=(1, v.POSITIVE_INT),        # Discriminator updates per generator update.
+    gp_weight=(10.0, v.NON_NEGATIVE),        # wgan_gp: weight of the gradient penalty.
+)
 
 
 @struct.dataclass
@@ -30,7 +41,7 @@ class GanState:
   batch_stats: dict     # The generator's batch-norm statistics.
   g_opt_state: optax.OptState
   d_opt_state: optax.OptState
-  g_ema: dict           # EMA of params["generator"]; None when gan.ema_decay == 0.
+  g_ema: dict           # EMA of params["generator"]; None when train.ema_decay == 0.
 
 
 # Losses, from logits (NS) or critic scores (WGAN): top-level so the tests can check them on fixed values.
@@ -61,8 +72,12 @@ def gradient_penalty(critic, real, fake, eps_B):
   return jnp.mean(jnp.square(norms - 1.0))
 
 
+def make_model(config, spec) -> DCGAN:
+  return build_model(config.model, image_shape=tuple(spec.input_shape))
+
+
 def _parts(config, spec):
-  model = build_generative(config.model, spec.input_shape)
+  model = make_model(config, spec)
   steps = generative.num_train_steps(config, spec)
   return (model, make_optimizer(config.g_optimizer, steps),
           make_optimizer(config.d_optimizer, steps * config.gan.critic_steps))
@@ -77,7 +92,7 @@ def init_state(rng, device_data, *, config, spec) -> GanState:
   params = variables["params"]
   return GanState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=variables["batch_stats"],
                   g_opt_state=g_tx.init(params["generator"]), d_opt_state=d_tx.init(params["discriminator"]),
-                  g_ema=params["generator"] if config.gan.ema_decay > 0 else None)
+                  g_ema=params["generator"] if config.train.ema_decay > 0 else None)
 
 
 def _latents(rng, batch_size, config):
@@ -150,7 +165,7 @@ def g_update(model, g_tx, state: GanState, batch_size, rng, config):
   generator = optax.apply_updates(state.params["generator"], updates)
   g_ema = state.g_ema
   if g_ema is not None:
-    g_ema = ema_update(g_ema, generator, state.step, config.gan.ema_decay)
+    g_ema = ema_update(g_ema, generator, state.step, config.train.ema_decay)
   state = state.replace(params={**state.params, "generator": generator}, batch_stats=batch_stats,
                         g_opt_state=g_opt_state, g_ema=g_ema, step=state.step + 1)
   return state, {"g_loss": loss}
@@ -170,7 +185,7 @@ def train_step(state: GanState, batch, rng, *, config, spec):
 
 def generate(state: GanState, z, *, config, spec, ema: bool = True):
   """G(z) in [-1, 1] with the running batch statistics; the EMA weights when kept and `ema`."""
-  model = build_generative(config.model, spec.input_shape)
+  model = make_model(config, spec)
   generator = state.g_ema if ema and state.g_ema is not None else state.params["generator"]
   params = {**state.params, "generator": generator}
   return model.apply({"params": params, "batch_stats": state.batch_stats}, z, train=False,
@@ -179,7 +194,7 @@ def generate(state: GanState, z, *, config, spec, ema: bool = True):
 
 def eval_step(state: GanState, batch, rng, *, config, spec) -> dict:
   """Per row: D's output on a held-out real image and on a generated one (fixed latents per batch)."""
-  model = build_generative(config.model, spec.input_shape)
+  model = make_model(config, spec)
   real = batch["inputs"] * 2.0 - 1.0
   fake = generate(state, jax.random.normal(rng, (real.shape[0], config.model.latent_size)), config=config,
                   spec=spec)
@@ -201,23 +216,13 @@ def _throughput(config, spec):
   return "images", config.train.batch_size
 
 
-CONFIG_CHECKS = {
-    **generative.CONFIG_CHECKS,
-    **generative.optimizer_checks("g_optimizer"),
-    **generative.optimizer_checks("d_optimizer"),
-    "model.name": v.one_of("dcgan"),
-    "gan.loss": v.one_of(*LOSSES),
-    "gan.critic_steps": v.POSITIVE_INT,
-    "gan.gp_weight": v.NON_NEGATIVE,
-    "gan.ema_decay": v.PROBABILITY,
-}
-
 WORKLOAD = Workload(
+    sections=with_common(data=generative.DATA_SECTION, g_optimizer=OPTIMIZER_SECTION, d_optimizer=OPTIMIZER_SECTION,
+                         gan=GAN_SECTION, generative=generative.GENERATIVE_SECTION),
     make_data=generative.make_data, num_train_steps=generative.num_train_steps, init_state=init_state,
     train_step=train_step, eval_step=eval_step, summarize=summarize,
     report=functools.partial(generative.report, generate=generate, init_state=init_state),
     guarded_metrics=("d_loss", "g_loss"),
     curve_metrics=("d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy", "gradient_penalty"),
-    throughput=_throughput, config_checks=CONFIG_CHECKS,
-    modes={"sample": functools.partial(generative.sample_mode, generate=generate)},
-    on_evaluation=functools.partial(generative.on_evaluation, generate=generate))
+    throughput=_throughput, config_checks={"model.name": v.one_of("dcgan")},
+    modes=generative.modes(generate), on_evaluation=functools.partial(generative.on_evaluation, generate=generate))

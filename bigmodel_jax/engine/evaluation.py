@@ -8,8 +8,8 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from bigmodel_jax import parallel, plots
-from bigmodel_jax.metric_writer import read_metrics
+from bigmodel_jax.engine import parallel, plots
+from bigmodel_jax.engine.metric_writer import read_metrics
 
 
 def make_eval_fn(workload, config, spec, mesh, shardings):
@@ -39,7 +39,7 @@ def evaluate_split(run, state, split: str) -> dict:
   base_rng, chunks = eval_rng(run.config), []
   for index, batch in enumerate(run.data.eval_batches(split, run.config.eval.batch_size)):
     mask = batch.pop("mask", None)
-    arrays = parallel.shard_batch(batch, run.mesh, run.eval_batch_layout)
+    arrays = parallel.shard_batch(batch, run.mesh)
     outputs = to_host(run.eval_fn(state, arrays, jax.random.fold_in(base_rng, index)))
     chunks.append({k: np.asarray(v)[mask] if mask is not None else np.asarray(v) for k, v in outputs.items()})
   if not chunks:
@@ -86,12 +86,11 @@ def final_report(run, state, step: int, timings: dict) -> dict:
   """Final-split metrics, the workload's report (plots, samples) and training curves, as the run summary."""
   metrics, outputs = evaluate(run, state, run.workload.final_split)
   summary = {"step": step, "final_split": run.workload.final_split, "test": metrics}
-  details = run.workload.report(run, state, outputs)
-  details = details or {}
-  summary.update(details.pop("summary", {}))   # A report's top-level entries (e.g. k-means inertia).
-  metrics.update(details.pop("test_metrics", {}))   # Final metrics a report computes from the state.
-  if details:
-    summary["test_details"] = details
+  report = run.workload.report(run, state, outputs)
+  summary.update(report.summary)
+  metrics.update(report.metrics)
+  if report.details:
+    summary["test_details"] = report.details
   if run.is_writer:
     plot_training_curves(run)
   devices = run.mesh.devices.flatten()

@@ -6,17 +6,26 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bigmodel_jax import classification_metrics, plots
-from bigmodel_jax import validation as v
-from bigmodel_jax.data.pipeline import load_supervised_data
+from bigmodel_jax.config import checks as v
+from bigmodel_jax.config import sections
+from bigmodel_jax.data.pipeline import DATA_SECTION, load_supervised_data
+from bigmodel_jax.engine.optim import make_optimizer
+from bigmodel_jax.engine.parallel import DATA_AXIS
+from bigmodel_jax.engine.train_state import TrainState, ema_update
 from bigmodel_jax.models import build_model
-from bigmodel_jax.parallel import DATA_AXIS
-from bigmodel_jax.optim import make_optimizer
-from bigmodel_jax.train_state import TrainState, ema_update
-from bigmodel_jax.workloads.base import Workload
+from bigmodel_jax.workloads.base import Report, Workload, with_common
+from bigmodel_jax.workloads.supervised import metrics as classification_metrics
+from bigmodel_jax.workloads.supervised import plots
+
+# The workload's own keys.
+SUPERVISED_SECTION = dict(
+    label_smoothing=(0.0, v.PROBABILITY),    # Classification: targets (1 - s) one-hot + s / classes.
+    flip_tta=(False, v.BOOL),                # Classification: also score the mirrored image and average.
+)
 
 
-def make_data(config):
+def make_data(config, mesh):
+  del mesh   # Host batches are split over the mesh when they are placed.
   return load_supervised_data(config.data, config.train.batch_size, config.seed)
 
 
@@ -25,7 +34,8 @@ def num_train_steps(config, spec) -> int:
 
 
 def _model_and_optimizer(config, spec):
-  return build_model(config.model, spec.num_outputs), make_optimizer(config.optimizer, num_train_steps(config, spec))
+  return (build_model(config.model, num_outputs=spec.num_outputs),
+          make_optimizer(config.optimizer, num_train_steps(config, spec)))
 
 
 def init_state(rng, device_data, *, config, spec) -> TrainState:
@@ -34,7 +44,7 @@ def init_state(rng, device_data, *, config, spec) -> TrainState:
   params_rng, dropout_rng = jax.random.split(rng)
   dummy = jnp.zeros((1,) + tuple(spec.input_shape), jnp.float32)
   variables = model.init({"params": params_rng, "dropout": dropout_rng}, dummy, train=False)
-  return TrainState.create(variables, tx, use_ema=config.supervised.ema_decay > 0)
+  return TrainState.create(variables, tx, use_ema=config.train.ema_decay > 0)
 
 
 def gather_batch(device_data, step, rng, *, config, spec):
@@ -110,7 +120,7 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
   params = optax.apply_updates(state.params, updates)
   ema_params = state.ema_params
   if ema_params is not None:
-    ema_params = ema_update(ema_params, params, state.step, config.supervised.ema_decay)
+    ema_params = ema_update(ema_params, params, state.step, config.train.ema_decay)
   new_state = state.replace(step=state.step + 1, params=params, model_state=new_model_state,
                             opt_state=opt_state, ema_params=ema_params)
   return new_state, metrics
@@ -118,7 +128,7 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
 
 def eval_step(state: TrainState, batch, rng, *, config, spec) -> dict:
   del rng  # Deterministic.
-  model = build_model(config.model, spec.num_outputs)
+  model = build_model(config.model, num_outputs=spec.num_outputs)
   variables = {"params": state.eval_params(), **state.model_state}
   outputs = model.apply(variables, batch["inputs"], train=False)
   if config.supervised.flip_tta and spec.is_classification:
@@ -141,12 +151,12 @@ def summarize(outputs, *, config, data) -> dict:
   return metrics
 
 
-def report(run, state, outputs) -> dict:
+def report(run, state, outputs) -> Report:
   """Per-class precision/recall/F1, the confusion matrix and a 5x5 prediction grid of the test split."""
   del state
   data, workdir = run.data, run.workdir
   if not data.spec.is_classification:
-    return {}
+    return Report()
   names = data.class_names
   cm = classification_metrics.confusion_matrix(outputs["target"], outputs["prediction"], len(names))
   scores = classification_metrics.precision_recall_f1(cm)
@@ -159,20 +169,10 @@ def report(run, state, outputs) -> dict:
   result["per_class"] = {name: {k: float(scores[k][i]) for k in ("precision", "recall", "f1")}
                          for i, name in enumerate(names)}
   result["confusion_matrix"] = cm.tolist()
-  return result
+  return Report(details=result)
 
 
-# Valid values of the supervised data section (the model's are on its class; the shared sections'
-# in config_sections).
-CONFIG_CHECKS = {
-    "data.data_dir": v.STRING,
-    "data.validation_size": v.NON_NEGATIVE_INT,
-    "data.normalize": v.BOOL,
-    "data.crop_padding": v.NON_NEGATIVE_INT,
-    "data.horizontal_flip": v.BOOL,
-    "data.on_device": v.BOOL,
-}
-
-WORKLOAD = Workload(make_data=make_data, num_train_steps=num_train_steps, init_state=init_state,
-                    train_step=train_step, eval_step=eval_step, summarize=summarize, report=report,
-                    gather_batch=gather_batch, config_checks=CONFIG_CHECKS)
+WORKLOAD = Workload(
+    sections=with_common(data=DATA_SECTION, optimizer=sections.OPTIMIZER, supervised=SUPERVISED_SECTION),
+    make_data=make_data, num_train_steps=num_train_steps, init_state=init_state, train_step=train_step,
+    eval_step=eval_step, summarize=summarize, report=report, gather_batch=gather_batch)

@@ -9,14 +9,20 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bigmodel_jax import plots
-from bigmodel_jax import validation as v
-from bigmodel_jax.models.generative import VAE, build_generative
-from bigmodel_jax.optim import make_optimizer
-from bigmodel_jax.parallel import DATA_AXIS
-from bigmodel_jax.train_state import TrainState, ema_update
-from bigmodel_jax.workloads import generative
-from bigmodel_jax.workloads.base import Workload
+from bigmodel_jax.config import checks as v
+from bigmodel_jax.config import sections
+from bigmodel_jax.engine import plots
+from bigmodel_jax.engine.optim import make_optimizer
+from bigmodel_jax.engine.parallel import DATA_AXIS
+from bigmodel_jax.engine.train_state import TrainState, ema_update
+from bigmodel_jax.models import build_model
+from bigmodel_jax.models.generative import VAE
+from bigmodel_jax.workloads.base import Report, Workload, with_common
+from bigmodel_jax.workloads.generative import common as generative
+
+VAE_SECTION = dict(
+    kl_weight=(1.0, v.NON_NEGATIVE),         # Weight of the KL term (1 = the ELBO; > 1 a beta-VAE).
+)
 
 
 def elbo_terms(recon_logits, targets01, mean, logvar):
@@ -28,8 +34,12 @@ def elbo_terms(recon_logits, targets01, mean, logvar):
   return recon, kl
 
 
+def make_model(config, spec) -> VAE:
+  return build_model(config.model, image_shape=tuple(spec.input_shape))
+
+
 def _model_and_optimizer(config, spec):
-  return (build_generative(config.model, spec.input_shape),
+  return (make_model(config, spec),
           make_optimizer(config.optimizer, generative.num_train_steps(config, spec)))
 
 
@@ -38,7 +48,7 @@ def init_state(rng, device_data, *, config, spec) -> TrainState:
   model, tx = _model_and_optimizer(config, spec)
   x = jnp.zeros((1,) + tuple(spec.input_shape), jnp.float32)
   variables = model.init(rng, x, jnp.zeros((1, config.model.latent_size), jnp.float32))
-  return TrainState.create(variables, tx, use_ema=config.vae.ema_decay > 0)
+  return TrainState.create(variables, tx, use_ema=config.train.ema_decay > 0)
 
 
 def _losses(model, params, images01, noise, kl_weight):
@@ -62,26 +72,26 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
   params = optax.apply_updates(state.params, updates)
   ema = state.ema_params
   if ema is not None:
-    ema = ema_update(ema, params, state.step, config.vae.ema_decay)
+    ema = ema_update(ema, params, state.step, config.train.ema_decay)
   state = state.replace(step=state.step + 1, params=params, opt_state=opt_state, ema_params=ema)
   return state, {"loss": loss, "reconstruction": recon, "kl": kl}
 
 
 def generate(state: TrainState, z, *, config, spec, ema: bool = True):
-  model = build_generative(config.model, spec.input_shape)
+  model = make_model(config, spec)
   params = state.eval_params() if ema else state.params
   return model.apply({"params": params}, z, method=VAE.generate)
 
 
 def reconstruct(state: TrainState, images01, *, config, spec):
   """Decoder means of the posterior means, in [-1, 1]."""
-  model = build_generative(config.model, spec.input_shape)
+  model = make_model(config, spec)
   mean, _ = model.apply({"params": state.eval_params()}, images01 * 2.0 - 1.0, method=VAE.encode)
   return generate(state, mean, config=config, spec=spec)
 
 
 def eval_step(state: TrainState, batch, rng, *, config, spec) -> dict:
-  model = build_generative(config.model, spec.input_shape)
+  model = make_model(config, spec)
   noise = jax.random.normal(rng, (batch["inputs"].shape[0], config.model.latent_size), jnp.float32)
   loss, recon, kl = _losses(model, state.eval_params(), batch["inputs"], noise, config.vae.kl_weight)
   return {"loss": loss, "reconstruction": recon, "kl": kl}
@@ -92,7 +102,7 @@ def summarize(outputs, *, config, data) -> dict:
   return {k: float(np.mean(outputs[k])) for k in ("loss", "reconstruction", "kl")}
 
 
-def report(run, state, outputs) -> dict:
+def report(run, state, outputs) -> Report:
   """The shared generative report plus reconstructions.png (test images above their reconstructions)."""
   real = run.data.splits["test"][0][:10]
   fn = jax.jit(functools.partial(reconstruct, config=run.config, spec=run.data.spec))
@@ -102,17 +112,11 @@ def report(run, state, outputs) -> dict:
   return generative.report(run, state, outputs, generate=generate, init_state=init_state)
 
 
-CONFIG_CHECKS = {
-    **generative.CONFIG_CHECKS,
-    "model.name": v.one_of("vae"),
-    "vae.kl_weight": v.NON_NEGATIVE,
-    "vae.ema_decay": v.PROBABILITY,
-}
-
 WORKLOAD = Workload(
+    sections=with_common(data=generative.DATA_SECTION, optimizer=sections.OPTIMIZER, vae=VAE_SECTION,
+                         generative=generative.GENERATIVE_SECTION),
     make_data=generative.make_data, num_train_steps=generative.num_train_steps, init_state=init_state,
     train_step=train_step, eval_step=eval_step, summarize=summarize, report=report,
     curve_metrics=("reconstruction", "kl"), throughput=lambda config, spec: ("images", config.train.batch_size),
-    config_checks=CONFIG_CHECKS,
-    modes={"sample": functools.partial(generative.sample_mode, generate=generate)},
-    on_evaluation=functools.partial(generative.on_evaluation, generate=generate))
+    config_checks={"model.name": v.one_of("vae")},
+    modes=generative.modes(generate), on_evaluation=functools.partial(generative.on_evaluation, generate=generate))

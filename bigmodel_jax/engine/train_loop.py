@@ -6,7 +6,6 @@ steps cross its interval, so intervals need not be multiples of
 `train.steps_per_dispatch`, but the run's length must be.
 """
 import functools
-import inspect
 import time
 from typing import Callable, Optional
 
@@ -17,7 +16,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 from tqdm import tqdm
 
-from bigmodel_jax import evaluation, hardware, host, parallel
+from bigmodel_jax.engine import evaluation, hardware, host, parallel
 from bigmodel_jax.errors import TrainingDiverged, UserError
 
 
@@ -75,11 +74,6 @@ def make_train_fn(workload, config, spec, mesh, shardings, batch_placement: dict
   return jax.jit(train_fn, donate_argnums=0,
                  in_shardings=(shardings, batch_shardings, data_shardings, rep, rep),
                  out_shardings=(shardings, rep, rep))
-
-
-def has_host_batches(data) -> bool:
-  """Batches come from the host when the data object has `train_batch`; else they are made on device."""
-  return getattr(data, "train_batch", None) is not None
 
 
 def stacked_specs(specs: dict, k: int) -> dict:
@@ -175,11 +169,9 @@ def _crossed(done: int, k: int, every: int) -> bool:
 
 
 def own_rows(run) -> Optional[slice]:
-  """With several processes, the rows of each global batch this process reads itself: when the
-  data can read a slice of rows (`train_batch(step, rows=...)`) and rows are split over `data`."""
-  if jax.process_count() == 1 or run.workload.batch_layout is not None:
-    return None
-  if "rows" not in inspect.signature(run.data.train_batch).parameters:
+  """With several processes, the rows of each global batch this process reads itself (batch rows
+  are split over `data`, and processes own consecutive blocks of devices)."""
+  if jax.process_count() == 1:
     return None
   return parallel.process_slice(run.config.train.batch_size)
 
@@ -231,7 +223,7 @@ def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional
   """
   cfg, k = run.config, run.config.train.steps_per_dispatch
   window = MetricWindow(run.workload.guarded_metrics, run.checkpointer.latest_step())
-  uses_host_batches = has_host_batches(run.data)
+  uses_host_batches = run.data.host_batches
   rows = own_rows(run) if uses_host_batches else None
   batches = host.prefetch(_stacked_host_batches(run.data, start_step, run.num_steps, k, rows)) \
       if uses_host_batches else None

@@ -149,40 +149,42 @@ def _check_shapes(saved: dict, abstract_state, where: str) -> None:
                             f"this run expects {shape}")
 
 
-def _flatten_with_paths(tree) -> dict:
-  return {jax.tree_util.keystr(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+def _under(name: str, prefixes: tuple) -> bool:
+  return any(name == p or name.startswith(p + "/") for p in prefixes)
 
 
-def load_matching_fields(run_dir: str, current: dict, shardings: dict) -> tuple[dict, list[str]]:
-  """Takes arrays of the given state fields from another run's latest checkpoint where path and shape match.
+def load_matching_arrays(run_dir: str, state, shardings, prefixes: tuple) -> tuple[Any, list[str]]:
+  """`state` with its arrays under the path `prefixes` (e.g. "params") taken from another run's
+  latest checkpoint wherever the path and shape match; the others keep their values.
 
-  For fine-tuning and transfer: `current` maps state field names (e.g. "params") to
-  their freshly initialised trees; a new classifier head of another size is left as
-  initialised. Returns (loaded fields, names of the arrays that were not loaded).
+  For fine-tuning, transfer and warm starts: a new classifier head of another size is left
+  as initialised. Works on any state pytree (dataclass or dict). Returns (state, names of the
+  arrays under the prefixes that were not loaded).
   """
   source = Checkpointer(run_dir, keep=1, read_only=True)
-  step = source.latest_step()
-  if step is None:
-    raise CheckpointError(f"init_from={run_dir} has no checkpoint to start from")
-  saved_state = source.restore_raw(step)["train_state"]
-  source.close()
-  saved = {}
-  for field in current:
-    saved.update({f"{field}{name}": leaf for name, leaf in _flatten_with_paths(saved_state.get(field, {})).items()})
-  skipped = []
+  try:
+    step = source.latest_step()
+    if step is None:
+      raise CheckpointError(f"init_from={run_dir} has no checkpoint to start from")
+    saved_state = source.restore_raw(step)["train_state"]
+  finally:
+    source.close()
+  saved = {_path_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(saved_state)[0]}
+  loaded, skipped = [], []
 
-  def take(field):
-    def take_leaf(path, leaf, sharding):
-      name = field + jax.tree_util.keystr(path)
-      # Saved trees come back as nested dicts; current ones may be FrozenDicts with the same keys.
-      candidate = saved.get(name)
-      if candidate is None or np.shape(candidate) != leaf.shape:
-        skipped.append(name)
-        return leaf
-      return jax.device_put(np.asarray(candidate, dtype=leaf.dtype), sharding)
-    return take_leaf
+  def take(path, leaf, sharding):
+    name = _path_name(path)
+    if not _under(name, prefixes):
+      return leaf
+    candidate = saved.get(name)
+    if candidate is None or np.shape(candidate) != leaf.shape:
+      skipped.append(name)
+      return leaf
+    loaded.append(name)
+    return jax.device_put(np.asarray(candidate, dtype=leaf.dtype), sharding)
 
-  loaded = {f: jax.tree_util.tree_map_with_path(take(f), tree, shardings[f]) for f, tree in current.items()}
-  if len(skipped) == len(jax.tree.leaves(current)):
-    raise CheckpointError(f"init_from={run_dir}: no array matches this state by name and shape")
-  return loaded, skipped
+  state = jax.tree_util.tree_map_with_path(take, state, shardings)
+  if not loaded:
+    raise CheckpointError(f"init_from={run_dir}: no array under {list(prefixes)} matches this state "
+                          f"by path and shape")
+  return state, skipped

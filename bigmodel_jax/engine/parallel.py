@@ -179,7 +179,7 @@ def local_part(x: np.ndarray, spec: P) -> np.ndarray:
   return x[tuple(index)]
 
 
-def batch_specs(batch: dict, layout) -> dict:
+def batch_specs(batch: dict, layout=None) -> dict:
   """The PartitionSpec of each batch array: `layout` is None (rows over `data`), one spec, or a dict."""
   if layout is None:
     return {k: P(DATA_AXIS) for k in batch}

@@ -15,15 +15,36 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from bigmodel_jax import kmeans as km
-from bigmodel_jax import kmeans_plots
-from bigmodel_jax import validation as v
-from bigmodel_jax.data import points
-from bigmodel_jax.workloads.base import Workload, default_checkpoint_meta
+from bigmodel_jax.config import checks as v
+from bigmodel_jax.config import sections
+from bigmodel_jax.engine.parallel import DATA_AXIS
+from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, default_checkpoint_meta, with_common
+from bigmodel_jax.workloads.kmeans import ops as km
+from bigmodel_jax.workloads.kmeans import plots as kmeans_plots
+from bigmodel_jax.workloads.kmeans import points
+
+KMEANS_SECTION = dict(
+    num_clusters=(10, v.POSITIVE_INT),       # k.
+    n_init=(1, v.POSITIVE_INT),              # Restarts fitted side by side; the lowest inertia is kept.
+    algorithm=("lloyd", v.one_of("lloyd", "minibatch")),   # lloyd (all points each step) | minibatch (train.batch_size points).
+    init=("k-means++", v.one_of("k-means++", "random")),  # k-means++ (greedy) | random (distinct points).
+    num_candidates=(0, v.NON_NEGATIVE_INT),  # k-means++ candidates per centre; 0 = 2 + ln(k).
+    block_rows=(2048, v.NON_NEGATIVE_INT),   # Rows per block of a device's pass (0 = all at once); see ops.py.
+    # Converged when the summed squared centre shift <= tol x mean feature variance (scikit-learn's
+    # definition; its default is 1e-4).
+    tol=(5e-2, v.NON_NEGATIVE),
+)
+
+# One train step is one iteration: train.num_steps is the most iterations (scikit-learn's max_iter),
+# all of them one dispatch, each logged; the whole data is one evaluation batch where it fits.
+TRAIN_SECTION = sections.with_defaults(sections.TRAIN, num_steps=300, steps_per_dispatch=300, log_every_steps=1,
+                                       progress_bar=False)
+EVAL_SECTION = sections.with_defaults(sections.EVAL, batch_size=10_000)
+CHECKPOINT_SECTION = sections.with_defaults(sections.CHECKPOINT, every_steps=300, keep=1)
 
 
-def make_data(config):
-  return points.load_points(config)
+def make_data(config, mesh):
+  return points.load_points(config, mesh)
 
 
 def num_train_steps(config, spec) -> int:
@@ -53,7 +74,7 @@ def gather_batch(device_data, step, rng, *, config, spec) -> dict:
     return device_data
   rows = jax.random.randint(rng, (config.train.batch_size,), 0, spec.num_points)
   batch = {name: a[rows] for name, a in device_data.items()}
-  return jax.lax.with_sharding_constraint(batch, P(km.DATA_AXIS))
+  return jax.lax.with_sharding_constraint(batch, P(DATA_AXIS))
 
 
 def _iterate(state, batch, spec, block_rows):
@@ -139,7 +160,7 @@ def summarize(outputs, *, config, data) -> dict:
   return metrics
 
 
-def report(run, state, outputs) -> dict:
+def report(run, state, outputs) -> Report:
   """summary.json's inertia, n_iter, fit and compile seconds; centroid images and the
   cluster-vs-label matrix as PNGs; the fitted centroids as centroids.npy."""
   best = best_restart(outputs)
@@ -150,12 +171,12 @@ def report(run, state, outputs) -> dict:
   summary = {"inertia": float(outputs["sq_distance"][:, best].sum(dtype=np.float64)),
              "n_iter": int(host["n_iter"][best]), "converged": bool(host["converged"][best]),
              "fit_seconds": fit, "compile_seconds": t.get("compile_time_s")}
-  result = {"summary": summary, "n_iter_per_restart": host["n_iter"].tolist()}
+  details = {"n_iter_per_restart": host["n_iter"].tolist()}
   spec = run.data.spec
   if "target" in outputs:
     table = cluster_label_table(outputs["cluster"][:, best], outputs["target"], spec.num_clusters,
                                 int(outputs["target"].max()) + 1)
-    result["cluster_label_matrix"] = table.tolist()
+    details["cluster_label_matrix"] = table.tolist()
   if run.is_writer:
     np.save(os.path.join(run.workdir, "centroids.npy"), centroids)
     if spec.image_shape is not None:
@@ -163,11 +184,11 @@ def report(run, state, outputs) -> dict:
     if "target" in outputs:
       kmeans_plots.plot_cluster_label_matrix(table, run.data.class_names,
                                              os.path.join(run.workdir, "cluster_label_matrix.png"))
-  return result
+  return Report(details=details, summary=summary)
 
 
 def _mode_points(run, options) -> tuple[np.ndarray, str]:
-  if "input" in options:
+  if options["input"]:
     return points.read_input_points(options["input"], run.data.spec.num_features), options["input"]
   return run.data.splits["test"][0], "the test split"
 
@@ -209,7 +230,7 @@ def throughput(config, spec) -> tuple:
 
 def data_layout(config, mesh) -> dict:
   del config, mesh
-  return {"points": P(km.DATA_AXIS), "weights": P(km.DATA_AXIS), "sq_norms": P(km.DATA_AXIS)}
+  return {"points": P(DATA_AXIS), "weights": P(DATA_AXIS), "sq_norms": P(DATA_AXIS)}
 
 
 def checkpoint_meta(config) -> dict:
@@ -218,28 +239,18 @@ def checkpoint_meta(config) -> dict:
   return meta
 
 
-CONFIG_CHECKS = {
-    "kmeans.num_clusters": v.POSITIVE_INT,
-    "kmeans.n_init": v.POSITIVE_INT,
-    "kmeans.algorithm": v.one_of("lloyd", "minibatch"),
-    "kmeans.init": v.one_of("k-means++", "random"),
-    "kmeans.num_candidates": v.NON_NEGATIVE_INT,
-    "kmeans.tol": v.NON_NEGATIVE,
-    "kmeans.block_rows": v.NON_NEGATIVE_INT,
-    "data.name": v.one_of(*sorted(points.POINT_SOURCES)),
-    "data.data_dir": v.STRING,
-    "data.path": v.STRING,
-    "data.batch_size": v.POSITIVE_INT,
-    "data.num_points": v.POSITIVE_INT,
-    "data.num_features": v.POSITIVE_INT,
-    "data.num_blobs": v.POSITIVE_INT,
-    "data.blobs_seed": v.NON_NEGATIVE_INT,
-}
+INPUT_FLAG = {"input": ModeFlag(str, "a .npy file of points or images (default: the test split)", v.STRING,
+                               default="")}
 
-WORKLOAD = Workload(make_data=make_data, num_train_steps=num_train_steps, init_state=init_state,
-                    train_step=train_step, eval_step=eval_step, summarize=summarize, report=report,
-                    gather_batch=gather_batch, eval_splits=(), final_split="train",
-                    guarded_metrics=("inertia",), curve_metrics=("inertia",), throughput=throughput,
-                    checkpoint_meta=checkpoint_meta,
-                    data_layout=data_layout, modes={"predict": predict, "transform": transform},
-                    config_checks=CONFIG_CHECKS, stop_metric="converged")
+WORKLOAD = Workload(
+    sections=with_common(data=points.DATA_SECTION, kmeans=KMEANS_SECTION, train=TRAIN_SECTION, eval=EVAL_SECTION,
+                         checkpoint=CHECKPOINT_SECTION),
+    make_data=make_data, num_train_steps=num_train_steps, init_state=init_state, train_step=train_step,
+    eval_step=eval_step, summarize=summarize, report=report, gather_batch=gather_batch, eval_splits=(),
+    final_split="train", guarded_metrics=("inertia",), curve_metrics=("inertia",), throughput=throughput,
+    checkpoint_meta=checkpoint_meta, transfer_fields=("centroids",), data_layout=data_layout,
+    modes={"predict": Mode(predict, "the nearest centroid of every row: predictions.npy", INPUT_FLAG),
+           "transform": Mode(transform, "the distance of every row to every centroid: transform.npy", INPUT_FLAG)},
+    config_checks={"train.num_steps": v.POSITIVE_INT},
+    unused_keys=("train.num_epochs", "train.ema_decay"),
+    stop_metric="converged")

@@ -1,10 +1,10 @@
-"""Valid values of config keys, declared next to the keys, checked before anything is built.
+"""Valid values of config keys and mode flags: `Check` objects, declared next to the keys they check.
 
 A check is a `Check(allowed, test)`: `allowed` is what the error line says is
-allowed, `test(value) -> bool`. Config sections (`config_sections.py`), models
-(`CONFIG_CHECKS` on the module class), data sources (`sources.SOURCE_CHECKS`) and
-workloads (`Workload.config_checks`) each declare theirs; `check_config` runs them
-all and raises one `ConfigError` naming the key, the value and what is allowed.
+allowed, `test(value) -> bool`. Section declarations (`config/sections.py`, a
+workload's `sections`), models (`CONFIG_CHECKS` on the module class), data sources
+(`sources.SOURCE_CHECKS`) and mode flags declare theirs; `config/validate.py` runs
+them. This module imports nothing of the project but its errors, so anything may use it.
 """
 import dataclasses
 import math
@@ -89,31 +89,3 @@ def check_keys(config, checks: dict, prefix: str = "") -> None:
     except KeyError:
       continue
     check(prefix + key, value)
-
-
-def _check_registry_names(config) -> None:
-  from bigmodel_jax import optim, parallel  # Late: they import this module's users.
-  from bigmodel_jax.data.sources import SOURCES
-  from bigmodel_jax.models import MODELS
-  names = {"optimizer.name": optim.OPTIMIZERS, "optimizer.schedule": optim.SCHEDULES,
-           "mesh.param_sharding": parallel.PARAM_SHARDINGS, "model.name": MODELS}
-  if config.get("workload") == "supervised":
-    names["data.name"] = SOURCES
-  for key, registry in names.items():
-    check_keys(config, {key: one_of(*sorted(registry))})
-
-
-def check_config(config, workload) -> None:
-  """Checks every declared key of `config` (sections, model, data source, workload); ConfigError on the first bad one."""
-  from bigmodel_jax import config_sections
-  from bigmodel_jax.data.sources import SOURCE_CHECKS
-  from bigmodel_jax.models import MODELS
-  for section in config_sections.SECTIONS:
-    if section in config:
-      check_keys(config[section], config_sections.checks(section), prefix=f"{section}.")
-  _check_registry_names(config)
-  if "model" in config and config.model.get("name") in MODELS:
-    check_keys(config.model, getattr(MODELS[config.model.name], "CONFIG_CHECKS", {}), prefix="model.")
-  if "data" in config and config.data.get("name") in SOURCE_CHECKS:
-    check_keys(config.data, SOURCE_CHECKS[config.data.name], prefix="data.")
-  check_keys(config, workload.config_checks)

@@ -6,24 +6,17 @@
   from the classifier's class probabilities; high when each image is confidently one
   class and the classes are balanced (at most the number of classes).
 
-The classifier is a finished supervised run (its summary.json holds its config, its
-checkpoint its parameters), e.g. `configs/cnn_fashion_mnist_fast.py`.
+The classifier is a finished supervised run (`supervised/classifier.py`), e.g. one
+trained with `configs/cnn_fashion_mnist_fast.py`.
 """
 import functools
-import json
-import os
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
-from bigmodel_jax.checkpoints import Checkpointer
-from bigmodel_jax.errors import CheckpointError, ConfigError
-
-CLASSIFIER_COMMAND = ("python -m launch.main --config=configs/cnn_fashion_mnist_fast.py "
-                      "--workdir={workdir}")
+from bigmodel_jax.errors import ConfigError
+from bigmodel_jax.workloads.supervised.classifier import load_classifier, penultimate_and_logits
 
 
 def frechet_distance(features_a, features_b) -> float:
@@ -49,20 +42,6 @@ def class_distribution_score(probs_NxK) -> float:
   return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
 
 
-def penultimate_and_logits(model, variables, x):
-  """(input of the model's last dense layer, its output): runs `model` once, watching its Dense calls."""
-  seen = []
-
-  def watch(next_fun, args, kwargs, context):
-    if isinstance(context.module, nn.Dense) and context.method_name == "__call__":
-      seen.append(args[0])
-    return next_fun(*args, **kwargs)
-
-  with nn.intercept_methods(watch):
-    logits = model.apply(variables, x, train=False)
-  return seen[-1].reshape(x.shape[0], -1).astype(jnp.float32), logits
-
-
 class FeatureClassifier:
   """A trained classifier run as a scorer: `features_and_probs(images in [0, 1])`."""
 
@@ -86,39 +65,18 @@ class FeatureClassifier:
     return np.concatenate(feats)[:n], np.concatenate(probs)[:n]
 
 
-def load_classifier(workdir: str, image_shape) -> FeatureClassifier:
-  """The finished supervised run in `workdir` as a scorer; ConfigError with the command that trains one."""
-  from bigmodel_jax.data.pipeline import load_supervised_data
-  from bigmodel_jax.models import build_model
-  summary_path = os.path.join(workdir, "summary.json")
-  if not os.path.exists(summary_path):
-    raise ConfigError(f"generative.classifier_workdir={workdir} holds no finished classifier run "
-                      f"(no summary.json); train it first: {CLASSIFIER_COMMAND.format(workdir=workdir)}")
-  with open(summary_path) as f:
-    summary = json.load(f)
-  config = ml_collections.ConfigDict(summary.get("config", {}))
-  if config.get("workload") != "supervised" or "per_class" not in summary.get("test_details", {}):
-    raise ConfigError(f"generative.classifier_workdir={workdir} is not an image classifier run "
-                      f"(workload {config.get('workload')!r}); use one trained with {CLASSIFIER_COMMAND}")
-  data = load_supervised_data(config.data, config.train.batch_size, config.seed)
-  if tuple(data.spec.input_shape) != tuple(image_shape):
-    raise ConfigError(f"the classifier in {workdir} takes images of shape {tuple(data.spec.input_shape)}, "
+def load_scorer(workdir: str, image_shape) -> FeatureClassifier:
+  """The finished image classifier in `workdir` as a scorer; one ConfigError (with the command that
+  trains one) if it is missing or takes other images."""
+  classifier = load_classifier(workdir, "generative.classifier_workdir")
+  trained_on = tuple(classifier.data.spec.input_shape)
+  if trained_on != tuple(image_shape):
+    raise ConfigError(f"the classifier in {workdir} takes images of shape {trained_on}, "
                       f"this run makes {tuple(image_shape)}; use a classifier of the same dataset")
-  model = build_model(config.model, data.spec.num_outputs)
-  checkpointer = Checkpointer(workdir, keep=1, read_only=True)
-  try:
-    step = checkpointer.latest_step()
-    if step is None:
-      raise CheckpointError(f"the classifier run {workdir} has no checkpoint")
-    saved = checkpointer.restore_raw(step)["train_state"]
-  finally:
-    checkpointer.close()
-  params = saved.get("ema_params") or saved["params"]
-  variables = {"params": params, **saved.get("model_state", {})}
   # Host arrays: placed by the jitted scorer on whatever mesh is current.
-  return FeatureClassifier(model, jax.tree.map(np.asarray, variables), data.mean, data.std)
+  return FeatureClassifier(classifier.model, classifier.variables(), classifier.data.mean, classifier.data.std)
 
 
 @functools.lru_cache(maxsize=4)
-def cached_classifier(workdir: str, image_shape: tuple) -> FeatureClassifier:
-  return load_classifier(workdir, image_shape)
+def cached_scorer(workdir: str, image_shape: tuple) -> FeatureClassifier:
+  return load_scorer(workdir, image_shape)

@@ -1,11 +1,11 @@
-"""PNG plots written into the workdir: training curves, confusion matrix, prediction and image grids."""
+"""PNG plots every workload may write into its workdir: training curves and image grids."""
 import matplotlib
 
 matplotlib.use("Agg")  # Files only; no display needed.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bigmodel_jax.metric_writer import metric_series  # noqa: E402
+from bigmodel_jax.engine.metric_writer import metric_series  # noqa: E402
 
 
 def plot_curves(history: list[dict], names: list[str], path: str) -> None:
@@ -23,37 +23,6 @@ def plot_curves(history: list[dict], names: list[str], path: str) -> None:
     ax.set_title(name)
     ax.legend()
     ax.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-
-
-def plot_confusion_matrix(cm: np.ndarray, class_names: list[str], path: str) -> None:
-  fig, ax = plt.subplots(figsize=(7, 6))
-  ax.imshow(cm, cmap="Blues")
-  ticks = np.arange(len(class_names))
-  ax.set_xticks(ticks, class_names, rotation=60, ha="right")
-  ax.set_yticks(ticks, class_names)
-  ax.set_xlabel("predicted")
-  ax.set_ylabel("true")
-  for (i, j), count in np.ndenumerate(cm):
-    ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
-            color="white" if count > cm.max() / 2 else "black")
-  fig.tight_layout()
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-
-
-def plot_prediction_grid(images, labels, predictions, class_names, path: str, rows: int = 5) -> None:
-  """A rows x rows grid of images titled "true - predicted" (red where wrong)."""
-  fig, axes = plt.subplots(rows, rows, figsize=(2.2 * rows, 2.4 * rows))
-  for ax, image, label, pred in zip(axes.flat, images, labels, predictions):
-    ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
-    ax.set_title(f"{class_names[label]} - {class_names[pred]}", fontsize=8,
-                 color="black" if label == pred else "red")
-    ax.axis("off")
-  for ax in axes.flat[len(images):]:
-    ax.axis("off")
   fig.tight_layout()
   fig.savefig(path, dpi=100)
   plt.close(fig)

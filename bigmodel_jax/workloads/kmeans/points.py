@@ -1,4 +1,4 @@
-"""Points to cluster: image pixels, classifier embeddings or synthetic blobs, as float32 rows.
+"""K-Means's data: image pixels, a classifier's embeddings, synthetic blobs or a .npy file, as float32 rows.
 
 Every source gives train and test rows (N x D float32) with labels where the data
 has them. All train points live on the devices: padded with weight-0 rows to a
@@ -11,8 +11,12 @@ from typing import Iterator, Optional
 import jax
 import numpy as np
 
+from bigmodel_jax.config import checks as v
+from bigmodel_jax.data.base import Data
 from bigmodel_jax.data.sources import SOURCES
+from bigmodel_jax.engine.parallel import DATA_AXIS
 from bigmodel_jax.errors import ConfigError, DataError
+from bigmodel_jax.workloads.supervised.classifier import load_classifier, penultimate_and_logits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,11 +33,11 @@ class PointsSpec:
 
 
 @dataclasses.dataclass
-class PointsData:
+class PointsData(Data):
+  """All train points live on the devices (batches are made there); eval reads the splits in order."""
   splits: dict                     # split -> (points N x D float32, labels N int or None)
   spec: PointsSpec
   class_names: Optional[list] = None
-  train_batch = None               # Batches are made on the devices (gather_batch).
 
   def device_arrays(self) -> dict:
     x = self.splits["train"][0]
@@ -102,22 +106,36 @@ def npy_splits(cfg):
 
 
 def embedding_splits(cfg):
-  """Penultimate-layer features of a trained classifier run (`cfg.path` is its workdir)."""
-  from bigmodel_jax.data import embeddings  # Builds a model: only this source needs it.
-  return embeddings.classifier_embeddings(cfg.path, cfg.batch_size)
+  """The input of a trained classifier's last dense layer for every train and test image
+  (`cfg.path` is the classifier's workdir): clustering them is feature extraction."""
+  classifier = load_classifier(cfg.path, "data.path")
+  variables = classifier.variables()
+  embed = jax.jit(lambda v, x: penultimate_and_logits(classifier.model, v, x)[0])
+  splits = {}
+  for split in ("train", "test"):
+    images, labels = classifier.data.splits[split]
+    chunks = [np.asarray(embed(variables, images[i:i + cfg.batch_size])) for i in range(0, len(images), cfg.batch_size)]
+    splits[split] = (np.concatenate(chunks), np.asarray(labels, np.int32))
+  return splits, None, classifier.data.class_names
 
 
 POINT_SOURCES = {"fashion_mnist": image_splits, "digits": image_splits, "synthetic": image_splits,
                  "blobs": blobs_splits, "npy": npy_splits, "embeddings": embedding_splits}
 
+# The `data` section of k-means.
+DATA_SECTION = dict(
+    name=("fashion_mnist", v.one_of(*sorted(POINT_SOURCES))),   # fashion_mnist | digits | synthetic | blobs | npy | embeddings
+    data_dir=("", v.STRING),                 # fashion_mnist: the IDX files (default data/fashion_mnist).
+    path=("", v.STRING),                     # npy: the array file; embeddings: the classifier's workdir.
+    batch_size=(1000, v.POSITIVE_INT),       # embeddings: rows per forward pass of the classifier.
+    num_points=(600, v.POSITIVE_INT),        # blobs: train points (the test split has a quarter as many).
+    num_features=(2, v.POSITIVE_INT),        # blobs: dimensions.
+    num_blobs=(3, v.POSITIVE_INT),           # blobs: Gaussian centres (unit variance, centres in [-10, 10]).
+    blobs_seed=(0, v.NON_NEGATIVE_INT),      # blobs: the data's own seed.
+)
 
-def _data_shards(mesh_cfg) -> int:
-  if mesh_cfg.data > 0:
-    return mesh_cfg.data
-  return jax.device_count() // max(mesh_cfg.model, 1)
 
-
-def load_points(config) -> PointsData:
+def load_points(config, mesh) -> PointsData:
   cfg, km = config.data, config.kmeans
   if cfg.name not in POINT_SOURCES:
     raise ConfigError(f"data.name={cfg.name!r}; choose one of {sorted(POINT_SOURCES)}")
@@ -127,7 +145,7 @@ def load_points(config) -> PointsData:
   x = splits["train"][0]
   if km.num_clusters > len(x):
     raise ConfigError(f"kmeans.num_clusters={km.num_clusters} exceeds the {len(x)} points to cluster")
-  shards = _data_shards(config.mesh)
+  shards = mesh.shape[DATA_AXIS]
   padded = -(-len(x) // shards) * shards
   tol_abs = float(km.tol * np.mean(np.var(x, axis=0, dtype=np.float64)))
   spec = PointsSpec(len(x), padded, x.shape[1], km.num_clusters, km.n_init, km.algorithm == "minibatch",

@@ -3,8 +3,8 @@
 `train_and_evaluate` builds the run (mesh, device data, state created sharded,
 jitted functions), restores or initialises the state, runs the loop
 (`train_loop.py`) and finishes with the final evaluation and report
-(`evaluation.py`) into summary.json. `run_mode` runs a workload's other modes
-(sample, predict, ...) on the latest checkpoint.
+(`evaluation.py`) into summary.json; with another `mode` it runs the built-in
+evaluation or one of the workload's modes (sample, predict, ...) on the latest checkpoint.
 """
 import dataclasses
 import functools
@@ -16,13 +16,13 @@ from typing import Any, Callable, Optional
 
 import jax
 
-from bigmodel_jax import evaluation, parallel, train_loop
-from bigmodel_jax.checkpoints import Checkpointer, UnreadableCheckpoint, abstract_like, load_matching_fields
+from bigmodel_jax.config.validate import check_config, check_mode_options
+from bigmodel_jax.engine import evaluation, parallel, train_loop
+from bigmodel_jax.engine.checkpoints import Checkpointer, UnreadableCheckpoint, abstract_like, load_matching_arrays
+from bigmodel_jax.engine.metric_writer import MetricWriter
 from bigmodel_jax.errors import CheckpointError, ConfigError, UserError
-from bigmodel_jax.metric_writer import MetricWriter
-from bigmodel_jax.validation import check_config
 from bigmodel_jax.workloads import get_workload
-from bigmodel_jax.workloads.base import Workload
+from bigmodel_jax.workloads.base import Data, Workload
 
 # Re-exported: what callers of the trainer use.
 StopTraining = train_loop.StopTraining
@@ -39,18 +39,19 @@ class Run:
   workdir: str
   workload: Workload
   mesh: Any
-  data: Any
+  data: Data
   device_data: dict
   num_steps: int
   eval_every: int
   shardings: Any
   batch_placement: dict
-  eval_batch_layout: Any
   train_fn: Callable
   eval_fn: Callable
   checkpointer: Checkpointer
   config_source: str = ""
   timings: dict = dataclasses.field(default_factory=dict)   # Filled by training; `report` may read them.
+  # What a workload computes once per run and reuses (jitted sampling functions, real-data features).
+  cache: dict = dataclasses.field(default_factory=dict)
 
   @property
   def is_writer(self) -> bool:
@@ -65,27 +66,25 @@ def prepare_workdir(workdir: str) -> str:
   return workdir
 
 
-def _eval_interval(config, spec, num_steps: int) -> int:
+def _eval_interval(config, data: Data, num_steps: int) -> int:
   every = config.train.eval_every_steps
   if every > 0:
     return every
-  return getattr(spec, "steps_per_epoch", 0) or num_steps   # -1: once an epoch (or at the end).
+  return data.steps_per_epoch() or num_steps   # -1: once an epoch (or at the end).
 
 
-def _place_device_data(workload, config, data, mesh) -> tuple[dict, Any]:
-  arrays = data.device_arrays() if hasattr(data, "device_arrays") else {}
+def _place_device_data(workload, config, data: Data, mesh) -> tuple[dict, Any]:
   layout = workload.data_layout(config, mesh) if workload.data_layout else None
-  placed = parallel.place_global(arrays, mesh, layout)
+  placed = parallel.place_global(data.device_arrays(), mesh, layout)
   return placed, jax.tree.map(lambda x: x.sharding, placed)
 
 
-def _batch_placement(workload, config, data, mesh) -> tuple[dict, Any]:
-  """(PartitionSpecs of the dispatched host batches, layout of evaluation batches)."""
-  layout = workload.batch_layout(config, mesh) if workload.batch_layout else None
-  if not train_loop.has_host_batches(data):
-    return {}, layout
-  specs = parallel.batch_specs(data.train_batch(0), layout)
-  return train_loop.stacked_specs(specs, config.train.steps_per_dispatch), layout
+def _batch_placement(config, data: Data) -> dict:
+  """PartitionSpecs of the dispatched host batches (rows over `data`); {} for batches made on device."""
+  if not data.host_batches:
+    return {}
+  specs = parallel.batch_specs(data.train_batch(0))
+  return train_loop.stacked_specs(specs, config.train.steps_per_dispatch)
 
 
 def _check_run_length(config, num_steps: int) -> None:
@@ -101,10 +100,9 @@ def _create_state(workload, config, spec, mesh, device_data):
   try:
     return parallel.create_sharded_state(init_fn, rng, mesh, config.mesh, device_data)
   except (ValueError, TypeError, ZeroDivisionError) as e:  # e.g. a kernel larger than its input.
-    what = f"model {config.model.name!r}" if "model" in config and "name" in config.model else \
-        f"the {config.workload} state"
-    data = f"inputs of shape {tuple(spec.input_shape)}" if hasattr(spec, "input_shape") else f"this data ({spec})"
-    raise ConfigError(f"{what} cannot be built for {data}: {type(e).__name__}: {str(e).splitlines()[0]}") from e
+    what = f"model {config.model.name!r}" if "model" in config else f"the {config.workload} state"
+    raise ConfigError(f"{what} cannot be built for this data ({spec}): {type(e).__name__}: "
+                      f"{str(e).splitlines()[0]}") from e
 
 
 def build_run(config, workdir: str, *, read_only: bool = False, config_source: str = "") -> tuple[Run, Any]:
@@ -113,22 +111,23 @@ def build_run(config, workdir: str, *, read_only: bool = False, config_source: s
   check_config(config, workload)
   workdir = prepare_workdir(workdir)
   mesh = parallel.make_mesh(config.mesh)
-  parallel.check_batch_divisible(config.train.batch_size, mesh)
+  if "train.batch_size" not in workload.unused_keys:
+    parallel.check_batch_divisible(config.train.batch_size, mesh)
   parallel.check_batch_divisible(config.eval.batch_size, mesh, what="eval.batch_size")
-  data = workload.make_data(config)
+  data = workload.make_data(config, mesh)
   spec = data.spec
   num_steps = workload.num_train_steps(config, spec)
   _check_run_length(config, num_steps)
   with parallel.mesh_context(mesh, config.mesh):
     device_data, data_shardings = _place_device_data(workload, config, data, mesh)
     state, shardings = _create_state(workload, config, spec, mesh, device_data)
-  placement, eval_layout = _batch_placement(workload, config, data, mesh)
+  placement = _batch_placement(config, data)
   checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, async_save=config.checkpoint.async_save,
                               read_only=read_only)
   run = Run(config, workdir, workload, mesh, data, device_data, num_steps,
-            _eval_interval(config, spec, num_steps), shardings, placement, eval_layout,
+            _eval_interval(config, data, num_steps), shardings, placement,
             train_loop.make_train_fn(workload, config, spec, mesh, shardings, placement, data_shardings,
-                                     train_loop.has_host_batches(data)),
+                                     data.host_batches),
             evaluation.make_eval_fn(workload, config, spec, mesh, shardings), checkpointer, config_source)
   return run, state
 
@@ -169,13 +168,12 @@ def _restore_newest_readable(run: Run, abstract_target) -> tuple[Any, int]:
 
 
 def _init_from(run: Run, state):
-  fields = run.workload.transfer_fields
-  current = {f: getattr(state, f) for f in fields}
-  shardings = {f: getattr(run.shardings, f) for f in fields}
-  loaded, skipped = load_matching_fields(run.config.init_from, current, shardings)
-  if skipped:
+  """The state with the arrays under `Workload.transfer_fields` taken from another run where
+  path and shape match (e.g. all but a new classifier head)."""
+  state, skipped = load_matching_arrays(run.config.init_from, state, run.shardings, run.workload.transfer_fields)
+  if skipped and run.is_writer:
     print(f"init_from: kept the fresh initialisation of {len(skipped)} array(s): {skipped}")
-  return state.replace(**loaded)
+  return state
 
 
 def _read_summary(workdir: str) -> Optional[dict]:
@@ -236,16 +234,18 @@ def train_and_evaluate(config, workdir: str, mode: str = "train", on_eval: Optio
   if mode not in BUILT_IN_MODES and mode not in workload.modes:
     raise UserError(f"--mode={mode!r}; workload {config.workload!r} offers "
                     f"{supported_modes(config)}")
+  check_config(config, workload)
+  options = check_mode_options(config, mode, workload.modes.get(mode), options or {})
   run, state = build_run(config, workdir, read_only=mode != "train", config_source=config_source)
   try:
     with parallel.mesh_context(run.mesh, config.mesh):
       if mode == "train":
         return _train(run, state, on_eval, start)
       state, step = _restore_latest(run, state, mode)
-      if mode == "eval" and "eval" not in workload.modes:   # A workload may define its own eval.
-        result = evaluation.final_report(run, state, step, {})
+      if mode in workload.modes:   # A workload's own "eval" replaces the built-in one.
+        result = {"step": step, **workload.modes[mode].run(run, state, options)}
       else:
-        result = {"step": step, **workload.modes[mode](run, state, options or {})}
+        result = evaluation.final_report(run, state, step, {})
       result["wall_time_s"] = time.perf_counter() - start
       _write_summary(run, f"{mode}_summary.json", result)
       return result
@@ -256,3 +256,21 @@ def train_and_evaluate(config, workdir: str, mode: str = "train", on_eval: Optio
 def supported_modes(config) -> list[str]:
   return list(BUILT_IN_MODES) + sorted(set(get_workload(config.workload).modes) - set(BUILT_IN_MODES))
 
+
+
+def describe_mode(config, mode: str) -> str:
+  """What `--mode=<mode>` does for the config's workload, and each of its flags with its default."""
+  workload = get_workload(config.workload)
+  if mode == "train":
+    return (f"--mode=train: trains workload {config.workload!r} from its latest checkpoint (or from the start) "
+            f"and writes summary.json; no flags of its own")
+  if mode not in workload.modes:
+    if mode == "eval":
+      return "--mode=eval: evaluates the latest checkpoint into eval_summary.json; no flags of its own"
+    raise UserError(f"--mode={mode!r}; workload {config.workload!r} offers {supported_modes(config)}")
+  entry = workload.modes[mode]
+  lines = [f"--mode={mode} of workload {config.workload!r}: {entry.help}"]
+  for name, flag in sorted(entry.flags.items()):
+    default = f"config key {flag.default_key}" if flag.default_key else repr(flag.default)
+    lines.append(f"  --{name}: {flag.help}; {flag.check.allowed}; default {default}")
+  return "\n".join(lines) if entry.flags else lines[0] + "\n  (no flags)"

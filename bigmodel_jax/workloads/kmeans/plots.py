@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from bigmodel_jax import plots  # noqa: F401  (selects the file-only matplotlib backend)
+from bigmodel_jax.engine import plots  # noqa: F401  (selects the file-only matplotlib backend)
 import matplotlib.pyplot as plt  # noqa: E402
 
 

@@ -1,0 +1,1 @@
+"""K-Means clustering: the math (ops.py), the workload and its plots."""

@@ -1,0 +1,1 @@
+"""Language modelling: next-token training, evaluation in bits per character, sampling."""

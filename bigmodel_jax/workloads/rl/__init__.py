@@ -1,0 +1,1 @@
+"""Reinforcement learning on gymnax: PPO and REINFORCE, many seeds at once."""

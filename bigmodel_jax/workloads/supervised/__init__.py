@@ -1,0 +1,1 @@
+"""Supervised learning: image classification and regression, with its metrics and plots."""
