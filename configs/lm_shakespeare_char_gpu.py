@@ -10,6 +10,7 @@ the position table (10.78M with it). Hardware: one GPU. Target: validation loss
 """
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment
+from bigmodel_jax.workloads.lm import workload as lm
 
 
 def get_config(arg=None):
@@ -28,10 +29,5 @@ def get_config(arg=None):
 
 
 def tiny(c):
+  lm.tiny(c)
   c.model.update(num_layers=2, num_heads=2, embed_dim=32, max_len=32)
-  c.data.update(seq_len=16, eval_windows=16)
-  sections.short_run(c, num_steps=20, batch_size=16, steps_per_dispatch=5, log_every=5, eval_every=10,
-                     checkpoint_every=10)
-  c.eval.batch_size = 8
-  c.optimizer.update(warmup_steps=5)
-  c.lm.update(num_tokens=8, report_tokens=8)

@@ -13,6 +13,7 @@ stopped; the full 4000 steps not yet run (WORKSPACE.md, Language models).
 """
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment
+from bigmodel_jax.workloads.lm import workload as lm
 
 
 def get_config(arg=None):
@@ -30,10 +31,7 @@ def get_config(arg=None):
 
 
 def tiny(c):
+  lm.tiny(c)
   c.model.update(num_layers=1, embed_dim=16, hidden_dim=32)
-  c.data.update(seq_len=16, eval_windows=16)
-  sections.short_run(c, num_steps=20, batch_size=16, steps_per_dispatch=5, log_every=5, eval_every=10,
-                     checkpoint_every=10)
-  c.eval.batch_size = 8
-  c.optimizer.update(warmup_steps=5, learning_rate=2e-2)
-  c.lm.update(num_tokens=8, report_tokens=0)
+  c.optimizer.learning_rate = 2e-2
+  c.lm.report_tokens = 0

@@ -11,6 +11,7 @@ see WORKSPACE.md (measured 2026-11-23). `:tiny` runs 16 small updates of 2 seeds
 """
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment
+from bigmodel_jax.workloads.rl import workload as rl
 
 
 def get_config(arg=None):
@@ -25,9 +26,7 @@ def get_config(arg=None):
 
 def tiny(c):
   """16 updates of 8 envs x 32 steps; the return already rises ~2.5x."""
-  c.rl.update(num_seeds=2, num_envs=8, total_env_steps=4096, num_steps=32, update_epochs=2,
-              num_minibatches=2, eval_episodes=8)
+  rl.tiny(c, total_env_steps=4096, update_epochs=2, num_minibatches=2)
   c.optimizer.learning_rate = 2.5e-3
   c.train.update(steps_per_dispatch=4, log_every_steps=4)
-  c.eval.batch_size = 8
   c.checkpoint.every_steps = 8

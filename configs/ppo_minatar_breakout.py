@@ -11,6 +11,7 @@ Adam 5e-4 annealed, entropy 0.01. Target: return >= 35 within 1e7 env steps. On 
 """
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment
+from bigmodel_jax.workloads.rl import workload as rl
 
 
 def get_config(arg=None):
@@ -22,11 +23,5 @@ def get_config(arg=None):
       rl=dict(num_envs=64, total_env_steps=10_000_000, num_minibatches=8),
       train=dict(steps_per_dispatch=10, log_every_steps=10),
       checkpoint=dict(every_steps=100))
-  return sections.with_variant(c, arg, tiny=tiny)
-
-
-def tiny(c):
-  c.rl.update(num_seeds=2, num_envs=8, total_env_steps=512, num_steps=32, update_epochs=1,
-              num_minibatches=2, eval_episodes=8)
-  c.train.update(steps_per_dispatch=2, log_every_steps=2)
-  c.eval.batch_size = 8
+  return sections.with_variant(c, arg, tiny=lambda c: rl.tiny(c, total_env_steps=512, update_epochs=1,
+                                                              num_minibatches=2))

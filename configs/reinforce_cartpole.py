@@ -10,6 +10,7 @@ Adam 1e-3 annealed. Hardware: 2-core CPU. Time and result: see WORKSPACE.md.
 """
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment
+from bigmodel_jax.workloads.rl import workload as rl
 
 
 def get_config(arg=None):
@@ -21,10 +22,4 @@ def get_config(arg=None):
               update_epochs=1, num_minibatches=1, clip_value=False),
       train=dict(steps_per_dispatch=61, log_every_steps=61),
       checkpoint=dict(every_steps=244))
-  return sections.with_variant(c, arg, tiny=tiny)
-
-
-def tiny(c):
-  c.rl.update(num_seeds=2, num_envs=8, total_env_steps=1024, num_steps=32, eval_episodes=8)
-  c.train.update(steps_per_dispatch=2, log_every_steps=2)
-  c.eval.batch_size = 8
+  return sections.with_variant(c, arg, tiny=lambda c: rl.tiny(c))

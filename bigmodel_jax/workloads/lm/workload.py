@@ -196,3 +196,14 @@ WORKLOAD = Workload(
     modes={"sample": Mode(sample_mode, "continue a prompt with the latest checkpoint (sample.txt)", SAMPLE_FLAGS)},
     config_checks={"train.num_steps": v.POSITIVE_INT}, unused_keys=("train.num_epochs", "train.ema_decay"),
     flops_per_unit=flops_per_token)
+
+
+def tiny(config) -> None:
+  """The language models' `:tiny` (tests, laptops): windows of 16 tokens, 20 steps of 16 windows,
+  8-token samples; the config narrows its own model."""
+  config.data.update(seq_len=16, eval_windows=16)
+  sections.short_run(config, num_steps=20, batch_size=16, steps_per_dispatch=5, log_every=5, eval_every=10,
+                     checkpoint_every=10)
+  config.eval.batch_size = 8
+  config.optimizer.warmup_steps = 5
+  config.lm.update(num_tokens=8, report_tokens=8)

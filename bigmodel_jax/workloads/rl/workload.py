@@ -202,3 +202,12 @@ WORKLOAD = Workload(
                         {"num_episodes": ModeFlag(int, "episodes per agent", v.POSITIVE_INT,
                                                   default_key="rl.eval_episodes")})},
     unused_keys=("train.batch_size", "train.num_epochs", "train.num_steps", "train.ema_decay"))
+
+
+def tiny(config, total_env_steps: int = 1024, **rl_changes) -> None:
+  """The RL configs' `:tiny` (tests, laptops): 2 agents of 8 environments x 32 steps, 2 updates a
+  dispatch, 8 evaluation episodes each; `rl_changes` on top."""
+  config.rl.update(num_seeds=2, num_envs=8, total_env_steps=total_env_steps, num_steps=32, eval_episodes=8,
+                   **rl_changes)
+  config.train.update(steps_per_dispatch=2, log_every_steps=2)
+  config.eval.batch_size = 8
