@@ -90,7 +90,7 @@ class Checkpointer:
   def _saved_shapes(self, step: int) -> dict:
     try:
       metadata = self._manager.item_metadata(step).state
-      return {_path_name(p): tuple(m.shape)
+      return {path_name(p): tuple(m.shape)
               for p, m in jax.tree_util.tree_flatten_with_path(metadata)[0] if hasattr(m, "shape")}
     except Exception as e:
       raise UnreadableCheckpoint(f"checkpoint step {step} ({self.directory}/{step}) is corrupt or "
@@ -119,7 +119,7 @@ class Checkpointer:
     self._manager.close()
 
 
-def _path_name(path) -> str:
+def path_name(path) -> str:
   """'train_state/params/Dense_0/kernel' for attribute, dict and sequence keys alike
   (a saved dataclass comes back as a dict)."""
   parts = []
@@ -139,7 +139,7 @@ def _first_line(e: Exception) -> str:
 
 def _check_shapes(saved: dict, abstract_state, where: str) -> None:
   """CheckpointError when the saved arrays do not match the ones this run expects."""
-  wanted = {_path_name(p): tuple(x.shape) for p, x in jax.tree_util.tree_flatten_with_path(abstract_state)[0]}
+  wanted = {path_name(p): tuple(x.shape) for p, x in jax.tree_util.tree_flatten_with_path(abstract_state)[0]}
   missing = sorted(set(wanted) - set(saved))
   if missing:
     raise CheckpointError(f"checkpoint {where} does not fit this run: it has no {missing[0]}")
@@ -169,11 +169,11 @@ def load_matching_arrays(run_dir: str, state, shardings, prefixes: tuple) -> tup
     saved_state = source.restore_raw(step)["train_state"]
   finally:
     source.close()
-  saved = {_path_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(saved_state)[0]}
+  saved = {path_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(saved_state)[0]}
   loaded, skipped = [], []
 
   def take(path, leaf, sharding):
-    name = _path_name(path)
+    name = path_name(path)
     if not _under(name, prefixes):
       return leaf
     candidate = saved.get(name)
