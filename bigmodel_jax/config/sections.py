@@ -20,7 +20,7 @@ from bigmodel_jax.models import MODELS
 TOP = dict(
     workload=("", v.STRING),                 # Key of bigmodel_jax.workloads.WORKLOADS.
     seed=(0, v.NON_NEGATIVE_INT),            # Parameters, data order, dropout, augmentation, environments.
-    init_from=("", v.STRING),                # Workdir of another run to start from (matching arrays by path and shape).
+    init_from=("", v.STRING),                # Workdir of a run to start from (arrays matched by path and shape).
 )
 
 OPTIMIZER = dict(
@@ -40,18 +40,18 @@ OPTIMIZER = dict(
 )
 
 TRAIN = dict(
-    batch_size=(128, v.POSITIVE_INT),        # Global batch (examples, windows, points); divides by the mesh's data axis.
+    batch_size=(128, v.POSITIVE_INT),        # Global batch (examples, windows, points); divides by the data axis.
     num_epochs=(10, v.POSITIVE_INT),         # Length of the run in epochs ...
     num_steps=(-1, v.int_or_minus_one()),    # ... unless this is > 0 (train steps = updates).
     steps_per_dispatch=(1, v.POSITIVE_INT),  # Updates per jitted call, as one lax.scan on device.
     ema_decay=(0.0, v.PROBABILITY),          # > 0: keep an EMA of the weights; evaluation and samples use it.
-    log_every_steps=(100, v.POSITIVE_INT),   # Train metrics (means since the last log) to metrics.jsonl / TensorBoard.
+    log_every_steps=(100, v.POSITIVE_INT),   # Train metrics (means since the last log) to metrics.jsonl, TensorBoard.
     eval_every_steps=(-1, v.int_or_minus_one()),  # Evaluation splits; -1 = once an epoch (or once at the end).
     progress_bar=(True, v.BOOL),             # tqdm bar with loss and throughput.
 )
 
 EVAL = dict(
-    batch_size=(1000, v.POSITIVE_INT),       # Rows per evaluation call (examples, windows, episodes); divides by the data axis.
+    batch_size=(1000, v.POSITIVE_INT),       # Rows (examples, windows, episodes) per evaluation call.
 )
 
 CHECKPOINT = dict(

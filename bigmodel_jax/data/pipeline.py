@@ -16,7 +16,7 @@ from bigmodel_jax.errors import ConfigError
 # The `data` section of the workloads that read image (or regression) datasets.
 DATA_SECTION = dict(
     name=("fashion_mnist", v.one_of(*sorted(SOURCES))),   # Key of bigmodel_jax.data.sources.SOURCES.
-    data_dir=("", v.STRING),                 # "" = the source's default (data/fashion_mnist, filled by launch.fetch_data).
+    data_dir=("", v.STRING),                 # "" = the source's default (data/fashion_mnist: launch.fetch_data).
     tfds_name=("", v.STRING),                # Dataset name when name == "tfds" (e.g. "mnist", "cifar10").
     validation_size=(5000, v.NON_NEGATIVE_INT),  # Held out from train; the test split is used only at the end.
     normalize=(True, v.BOOL),                # Per-channel mean / std of the train split.

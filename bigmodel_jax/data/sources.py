@@ -9,9 +9,9 @@ from typing import Optional
 
 import numpy as np
 
+from bigmodel_jax.config.checks import Check
 from bigmodel_jax.data.idx import find_idx_file, read_idx
 from bigmodel_jax.errors import DataError
-from bigmodel_jax.config.checks import Check
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]

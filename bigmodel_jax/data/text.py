@@ -110,7 +110,7 @@ CORPORA = {"shakespeare": shakespeare_corpus, "files": files_corpus, "tfds": tfd
 # The `data` section of language models.
 DATA_SECTION = dict(
     name=("shakespeare", v.one_of(*sorted(CORPORA))),   # shakespeare | files | tfds
-    data_dir=("", v.STRING),                 # "" = data/shakespeare (filled by launch.fetch_data --dataset=shakespeare).
+    data_dir=("", v.STRING),                 # "" = data/shakespeare (launch.fetch_data --dataset=shakespeare).
     files=("", v.STRING),                    # name == "files": comma-separated paths or globs.
     tfds_name=("", v.STRING),                # name == "tfds": e.g. tiny_shakespeare, lm1b.
     tokenizer=("char", v.one_of("char", "byte")),   # char (the corpus's characters) | byte (256 symbols)
@@ -127,7 +127,7 @@ class LMSpec:
   num_train_tokens: int
   num_val_tokens: int
   tokenizer: str        # char | byte
-  codes: tuple = dataclasses.field(repr=False)  # Code point (char) or byte value of each token id: the run's vocabulary.
+  codes: tuple = dataclasses.field(repr=False)  # The vocabulary: the code point (or byte) of each token id.
 
 
 @dataclasses.dataclass

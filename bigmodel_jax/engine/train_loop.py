@@ -41,7 +41,8 @@ def make_train_fn(workload, config, spec, mesh, shardings, batch_placement: dict
   With `host_batches` the K batches come stacked from the host, each array placed by
   `batch_placement` (`stacked_specs`); otherwise the workload's `gather_batch` makes
   each step's batch on device (or the batch is {}, e.g. RL). The step counter stays on
-  device, so a workload whose data lives there uploads nothing per dispatch. Step s draws its randomness from fold_in(rng, s) alone, so a resumed run
+  device, so a workload whose data lives there uploads nothing per dispatch. Step s draws its
+  randomness from fold_in(rng, s) alone, so a resumed run
   draws the same numbers.
   """
   k = config.train.steps_per_dispatch

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.models.common import BatchNorm, DTYPES, compute_dtype, max_pool_2x2
+from bigmodel_jax.models.common import DTYPES, BatchNorm, compute_dtype, max_pool_2x2
 
 
 class CNN(nn.Module):

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.models.common import BatchNorm, DTYPES, compute_dtype
+from bigmodel_jax.models.common import DTYPES, BatchNorm, compute_dtype
 
 
 def base_size(image_shape, stages: int) -> tuple[int, int]:

@@ -25,7 +25,7 @@ SAMPLES_DIR = "samples"
 
 # The keys both generative workloads have besides their own.
 GENERATIVE_SECTION = dict(
-    classifier_workdir=("", v.STRING),       # A finished classifier run whose features score samples ("" = no scores).
+    classifier_workdir=("", v.STRING),       # A finished classifier run that scores samples ("" = no scores).
     score_samples=(5000, v.int_at_least(2)),  # Generated images per score, and the size of each real half.
     grid_rows=(10, v.POSITIVE_INT),          # Sample grids are grid_rows x grid_rows.
 )

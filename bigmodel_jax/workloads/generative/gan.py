@@ -178,7 +178,8 @@ def train_step(state: GanState, batch, rng, *, config, spec):
   for i in range(config.gan.critic_steps):   # Unrolled: a few small updates.
     state, d_metrics = d_update(model, d_tx, state, real, jax.random.fold_in(rng, i), config)
     d_rows.append(d_metrics)
-  state, g_metrics = g_update(model, g_tx, state, real.shape[0], jax.random.fold_in(rng, config.gan.critic_steps), config)
+  g_rng = jax.random.fold_in(rng, config.gan.critic_steps)
+  state, g_metrics = g_update(model, g_tx, state, real.shape[0], g_rng, config)
   metrics = {k: jnp.mean(jnp.stack([m[k] for m in d_rows])) for k in d_rows[0]}
   return state, {**metrics, **g_metrics}
 

@@ -114,7 +114,8 @@ def embedding_splits(cfg):
   splits = {}
   for split in ("train", "test"):
     images, labels = classifier.data.splits[split]
-    chunks = [np.asarray(embed(variables, images[i:i + cfg.batch_size])) for i in range(0, len(images), cfg.batch_size)]
+    chunks = [np.asarray(embed(variables, images[i:i + cfg.batch_size]))
+              for i in range(0, len(images), cfg.batch_size)]
     splits[split] = (np.concatenate(chunks), np.asarray(labels, np.int32))
   return splits, None, classifier.data.class_names
 
@@ -124,7 +125,8 @@ POINT_SOURCES = {"fashion_mnist": image_splits, "digits": image_splits, "synthet
 
 # The `data` section of k-means.
 DATA_SECTION = dict(
-    name=("fashion_mnist", v.one_of(*sorted(POINT_SOURCES))),   # fashion_mnist | digits | synthetic | blobs | npy | embeddings
+    # fashion_mnist | digits | synthetic (pixels) | blobs | npy (a file) | embeddings (a classifier's).
+    name=("fashion_mnist", v.one_of(*sorted(POINT_SOURCES))),
     data_dir=("", v.STRING),                 # fashion_mnist: the IDX files (default data/fashion_mnist).
     path=("", v.STRING),                     # npy: the array file; embeddings: the classifier's workdir.
     batch_size=(1000, v.POSITIVE_INT),       # embeddings: rows per forward pass of the classifier.

@@ -26,7 +26,7 @@ from bigmodel_jax.workloads.kmeans import points
 KMEANS_SECTION = dict(
     num_clusters=(10, v.POSITIVE_INT),       # k.
     n_init=(1, v.POSITIVE_INT),              # Restarts fitted side by side; the lowest inertia is kept.
-    algorithm=("lloyd", v.one_of("lloyd", "minibatch")),   # lloyd (all points each step) | minibatch (train.batch_size points).
+    algorithm=("lloyd", v.one_of("lloyd", "minibatch")),   # lloyd (all points) | minibatch (train.batch_size).
     init=("k-means++", v.one_of("k-means++", "random")),  # k-means++ (greedy) | random (distinct points).
     num_candidates=(0, v.NON_NEGATIVE_INT),  # k-means++ candidates per centre; 0 = 2 + ln(k).
     block_rows=(2048, v.NON_NEGATIVE_INT),   # Rows per block of a device's pass (0 = all at once); see ops.py.
@@ -110,7 +110,8 @@ def train_step(state, batch, rng, *, config, spec):
     return state, {"inertia": state["inertia"], "center_shift": zeros, "empty_clusters": zeros,
                    "converged": jnp.array(True)}
 
-  return jax.lax.cond(jnp.all(state["converged"]), finished, lambda s: _iterate(s, batch, spec, config.kmeans.block_rows), state)
+  iterate = lambda s: _iterate(s, batch, spec, config.kmeans.block_rows)
+  return jax.lax.cond(jnp.all(state["converged"]), finished, iterate, state)
 
 
 def nearest_centroids(centroids_IxKxD, x_BxD):

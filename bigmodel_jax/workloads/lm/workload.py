@@ -32,7 +32,7 @@ LM_SECTION = dict(
     num_tokens=(500, v.POSITIVE_INT),        # Default sample length (--num_tokens overrides).
     temperature=(0.8, v.NON_NEGATIVE),       # 0 = greedy.
     top_k=(0, v.NON_NEGATIVE_INT),           # Keep the k most likely tokens (0 = all).
-    top_p=(0.95, v.real_in(0.0, 1.0, low_open=True)),   # Nucleus: the smallest set with this much probability (1 = all).
+    top_p=(0.95, v.real_in(0.0, 1.0, low_open=True)),   # Nucleus: the smallest set of this probability (1 = all).
     cache=(True, v.BOOL),                    # KV-cache decoding (models that have one); False = full recompute.
     report_tokens=(300, v.NON_NEGATIVE_INT),  # Sample written to sample.txt at the end of training (0 = none).
 )
@@ -79,7 +79,8 @@ def check_shapes(config, mesh, vocab_size: int = 0) -> None:
     return
   for name, axis in parallel.logical_rules(config.mesh):
     if axis and axis not in mesh.shape:
-      raise ConfigError(f"mesh.rules map {name!r} to {axis!r}, which is not a mesh axis; use one of {list(mesh.shape)}")
+      raise ConfigError(f"mesh.rules map {name!r} to {axis!r}, which is not a mesh axis; "
+                        f"use one of {list(mesh.shape)}")
     size = mesh.shape[axis] if axis else 1
     if dims.get(name) and dims[name] % size:
       raise ConfigError(f"mesh.rules map {name!r} ({dims[name]}) to mesh axis {axis!r} of {size} devices, "

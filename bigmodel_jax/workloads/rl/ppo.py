@@ -212,7 +212,8 @@ def update_agent(agent, *, config, spec):
   old = agent
   agent, rollout = collect_rollout(agent, rollout_key, config=config, spec=spec)
   if rl.scale_rewards:   # Statistics of the discounted return, then rewards divided by its std.
-    agent = {**agent, "return_stats": update_running_stats(agent["return_stats"], rollout["discounted"].reshape(-1, 1))}
+    return_stats = update_running_stats(agent["return_stats"], rollout["discounted"].reshape(-1, 1))
+    agent = {**agent, "return_stats": return_stats}
   values, advantages, targets = _rollout_targets(agent, rollout, config=config, spec=spec)
   n = values.size
   flat = lambda x: x.reshape((n,) + x.shape[2:])

@@ -124,9 +124,12 @@ def run_episode(agent, key, *, greedy: bool, config, spec):
   def step(carry, step_key):
     obs, env_state, total, done = carry
     act_key, env_key = jax.random.split(step_key)
-    out, log_std = model.apply({"params": agent["params"]},
-                               ppo.normalize_obs(obs, agent["obs_stats"], config.rl.normalize_obs)[None], method="actor")
-    action = ppo.greedy_action(out, spec.continuous) if greedy else ppo.sample_action(act_key, out, log_std, spec.continuous)[0]
+    inputs = ppo.normalize_obs(obs, agent["obs_stats"], config.rl.normalize_obs)[None]
+    out, log_std = model.apply({"params": agent["params"]}, inputs, method="actor")
+    if greedy:
+      action = ppo.greedy_action(out, spec.continuous)
+    else:
+      action = ppo.sample_action(act_key, out, log_std, spec.continuous)[0]
     obs, env_state, reward, terminated, truncated, _ = env.step(env_key, env_state, env_action(action[0], spec),
                                                                 env_params)
     total = total + jnp.where(done, 0.0, reward)
