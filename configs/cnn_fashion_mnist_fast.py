@@ -1,6 +1,6 @@
 r"""Time-to-accuracy recipe: a source-style CNN to 91% Fashion-MNIST test accuracy, fast.
 
-  python -m launch.benchmark_time_to_accuracy          # against the source's Keras CNN
+  python -m launch.benchmark time_to_accuracy          # against the source's Keras CNN
   python -m launch.main --config=configs/cnn_fashion_mnist_fast.py --workdir=runs/cnn_fast
 
 The source's conv 5x5 32 -> pool -> conv 5x5 64 -> pool -> dense 128 -> dense 10

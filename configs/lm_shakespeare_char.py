@@ -12,7 +12,7 @@ Hardware: 2-core CPU, no accelerator. Target: validation loss <= 1.70 within 15 
 Measured 2026-11-23 on an otherwise idle 2-core CPU (load ~2): val loss 1.678 at step
 1250 (~5 min), 1.554 at step 3000 after 744 s of training (12.4 min, ~16.6k tokens/s)
 (WORKSPACE.md, Language models). `:tiny` trains a 1-layer, 32-dim model for 20 steps
-(tests). `:bench` is the shape of the PyTorch reference GPT (launch/benchmark_lm.py).
+(tests). `:bench` is the shape of the PyTorch reference GPT (`python -m launch.benchmark lm`).
 """
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment
@@ -39,7 +39,7 @@ def tiny(c):
 
 
 def bench(c):
-  """The PyTorch reference GPT's shape (launch/benchmark_lm.py): learned positions, no dropout, lr 1e-3."""
+  """The PyTorch reference GPT's shape (`python -m launch.benchmark lm`): learned positions, no dropout, lr 1e-3."""
   c.model.update(positions="learned", max_len=64)
   c.data.seq_len = 64
   c.optimizer.update(learning_rate=1e-3, schedule="constant", warmup_steps=0, b2=0.999,

@@ -1,6 +1,6 @@
 r"""The source material's Keras CNN on Fashion-MNIST, timed epoch by epoch (TensorFlow backend).
 
-Runs in its own virtualenv (`launch/benchmark_time_to_accuracy.py` makes it):
+Runs in its own virtualenv (`python -m launch.benchmark time_to_accuracy` makes it):
 conv 5x5 32 -> max-pool 2 -> conv 5x5 64 -> max-pool 2 -> dense 128 -> dense 10 softmax,
 Adam, sparse categorical cross-entropy, batch 32, pixels scaled to [0, 1].
 Prints one JSON line per epoch: {"epoch", "train_seconds" (cumulative, evaluation

@@ -17,7 +17,6 @@ traceback), 130 stopped by Ctrl-C after saving a checkpoint.
 """
 import logging as std_logging
 import os
-import re
 import sys
 import traceback
 
@@ -29,7 +28,7 @@ from bigmodel_jax.engine import distributed
 from bigmodel_jax.engine.trainer import Interrupted, describe_mode, train_and_evaluate
 from bigmodel_jax.errors import UserError
 from bigmodel_jax.workloads import WORKLOADS
-from launch import xla_flags
+from launch import config_errors, xla_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).",
                                           lock_config=True)
@@ -74,17 +73,6 @@ def _show_tracebacks() -> bool:
       os.environ.get("BIGMODEL_TRACEBACK") == "1"
 
 
-def _fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(1)
-
-
-def _innermost(e: BaseException) -> BaseException:
-  while e.__cause__ is not None or (e.args and isinstance(e.args[0], BaseException)):
-    e = e.__cause__ if e.__cause__ is not None else e.args[0]
-  return e
-
-
 def parse_flags(argv):
   """absl's flag parsing; a bad --config file, variant or override is one line, not a traceback.
 
@@ -93,38 +81,7 @@ def parse_flags(argv):
   if any(a in HELP_FLAGS for a in argv) and any(a.startswith("--mode=") for a in argv) and \
       any(a.startswith("--config=") for a in argv):
     _print_mode_help([a for a in argv if a not in HELP_FLAGS])
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    if str(e).startswith("flag --config=") and "Traceback" in str(e):   # The config file raised.
-      _fail(_describe_config_failure(argv, str(e)))
-    _fail(str(e).splitlines()[0])
-  except (AttributeError, KeyError) as e:  # ml_collections: an override of a key that does not exist.
-    detail = ". ".join(line.strip("'\"") for line in str(_innermost(e)).splitlines())
-    _fail(f"a --config override names a key the config file does not declare: {detail}")
-  except Exception as e:  # The config file itself failed in some other way.
-    if os.environ.get("BIGMODEL_TRACEBACK") == "1":
-      raise
-    _fail(_describe_config_failure(argv, "".join(traceback.format_exception(_innermost(e)))))
-
-
-def _describe_config_failure(argv, report: str) -> str:
-  """One line from a config file's failure report: which file, which line, which error."""
-  given = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), "?")
-  path = given.split(":", 1)[0]
-  if not os.path.exists(path):
-    return f"--config={given}: no such file {path!r}"
-  lines = [line.strip() for line in report.splitlines() if line.strip()]
-  where = ""
-  for line in lines:   # The last frame in the config file, or a SyntaxError's own line.
-    if line.startswith("File ") and os.path.basename(path) in line and ", line " in line:
-      where = f" (line {line.split(', line ')[1].split(',')[0]})"
-  syntax = re.search(r'File ".*", line (\d+)', report) if "SyntaxError" in report else None
-  if syntax and not where:
-    where = f" (line {syntax.group(1)})"
-  last = next((line for line in reversed(lines) if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)),
-              lines[-1] if lines else "")
-  return f"--config={given}: the config file failed{where}: {last}"
+  return config_errors.parse_or_fail(argv)
 
 
 def _print_mode_help(argv) -> None:
@@ -134,7 +91,7 @@ def _print_mode_help(argv) -> None:
   try:
     print(describe_mode(_CONFIG.value, _MODE.value))
   except UserError as e:
-    _fail(str(e))
+    config_errors.fail(str(e))
   sys.exit(0)
 
 
@@ -184,7 +141,7 @@ def main(argv):
     elif any(v is not None for v in explicit):
       raise UserError("--coordinator_address / --num_processes / --process_id need --distributed")
   except UserError as e:
-    _fail(str(e))
+    config_errors.fail(str(e))
   # Orbax logs every checkpoint step at INFO, read-only restores at WARNING and the damage
   # it finds in a checkpoint with tracebacks at ERROR, all of which this launcher reports in
   # its own lines; pass --verbosity=0 (or higher) to see them.
@@ -194,11 +151,7 @@ def main(argv):
     # awaited are logged with tracebacks when collected.
     std_logging.getLogger("asyncio").setLevel(std_logging.CRITICAL)
     sys.unraisablehook = _quiet_abandoned_checkpoint_reads
-  config = _CONFIG.value
-  try:
-    config.keys()   # ml_collections defers a missing or failing file to the first use.
-  except Exception as e:
-    _fail(_describe_config_failure(sys.argv, "".join(traceback.format_exception(_innermost(e)))))
+  config = config_errors.loaded_config(_CONFIG, sys.argv)
   if jax.process_index() == 0:
     print(f"devices: {jax.devices()} ({jax.process_count()} process(es))")
   try:
@@ -210,7 +163,7 @@ def main(argv):
   except UserError as e:
     if _show_tracebacks():
       traceback.print_exc()
-    _fail(str(e))
+    config_errors.fail(str(e))
   if jax.process_index() != 0:
     return
   if "test" in result:

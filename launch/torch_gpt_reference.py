@@ -6,7 +6,7 @@ A 4-block, 4-head, 128-dim pre-norm GPT (learned positions, GELU MLP, tied embed
 no dropout), context 64, batch 12, AdamW lr 1e-3, on random windows of the first 90%
 of the corpus. Prints one JSON line: median tokens/s over windows of steps after the
 first window (which holds the warm-up), evaluation excluded, and the validation loss
-after the last step. `launch/benchmark_lm.py` runs it beside the JAX model.
+after the last step. `python -m launch.benchmark lm` runs it beside the JAX model.
 """
 import argparse
 import json
