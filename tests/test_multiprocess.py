@@ -28,8 +28,8 @@ MULTI_PROCESS_CONFIGS = [
     pytest.param("cnn_digits", "train/loss", dict(rtol=2e-4, atol=2e-5), (1, 8), id="supervised"),
     pytest.param("dcgan_fashion_mnist", "train/d_loss", dict(rtol=2e-4, atol=2e-5), (), id="gan"),
     pytest.param("vae_fashion_mnist", "train/loss", dict(rtol=2e-4, atol=2e-5), (), id="vae"),
-    # AdamW at lr 1e-2 turns the last-bit differences of near-zero gradients into parameter
-    # differences of ~1e-4 within 20 steps; the losses still agree to 2e-4.
+    # AdamW at lr 1e-2 turns the last-bit differences of near-zero gradients into differences
+    # of ~1e-4 in the final state within 20 steps (measured: 1.1e-4); the losses agree to 2e-4.
     pytest.param("lm_shakespeare_char", "train/loss", dict(rtol=2e-4, atol=3e-4), (), id="lm"),
     pytest.param("ppo_cartpole", "train/loss", dict(rtol=2e-4, atol=2e-5), (), id="rl"),
     pytest.param("kmeans_digits", "train/inertia", dict(rtol=2e-4, atol=2e-5), (), id="kmeans"),
