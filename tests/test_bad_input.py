@@ -1,7 +1,6 @@
 """Bad input ends with one clear line and a non-zero exit, and never costs a checkpoint."""
 import os
-import subprocess
-import sys
+import signal
 
 import numpy as np
 import pytest
@@ -10,34 +9,21 @@ from bigmodel_jax.engine import trainer
 from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.data.idx import write_idx
 from bigmodel_jax.errors import CheckpointError, ConfigError, DataError, TrainingDiverged, UserError
-from conftest import REPO, load_config
+from conftest import copy_run, launch, load_config, make_config
 
 
-def _launch(*args):
-  env = dict(os.environ, JAX_PLATFORMS="cpu")
-  return subprocess.run([sys.executable, "-m", "launch.main", *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
-
-
-def _digits(**overrides):
-  config = load_config("cnn_digits", "tiny")
-  with config.unlocked():
-    for dotted, value in overrides.items():
-      section, key = dotted.split("__")
-      config[section][key] = value
-  return config
-
-
+@pytest.mark.slow
 def test_unknown_config_key_is_rejected_by_the_launcher(tmp_path):
-  result = _launch("--config=configs/cnn_digits.py:tiny", f"--workdir={tmp_path}",
+  result = launch("--config=configs/cnn_digits.py:tiny", f"--workdir={tmp_path}",
                    "--config.train.batch_sise=8")
   assert result.returncode == 1
   assert "Traceback" not in result.stderr
   assert [l for l in result.stderr.splitlines() if "batch_sise" in l][0].startswith("error: a --config override")
 
 
+@pytest.mark.slow
 def test_wrong_type_is_rejected_by_the_launcher(tmp_path):
-  result = _launch("--config=configs/cnn_digits.py:tiny", f"--workdir={tmp_path}",
+  result = launch("--config=configs/cnn_digits.py:tiny", f"--workdir={tmp_path}",
                    "--config.train.batch_size=eight")
   assert result.returncode != 0
   assert "Traceback" not in result.stderr
@@ -47,7 +33,7 @@ def test_wrong_type_is_rejected_by_the_launcher(tmp_path):
 def test_user_error_is_one_line_and_exit_1(tmp_path):
   workdir = tmp_path / "a_file"
   workdir.write_text("not a directory")
-  result = _launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}")
+  result = launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}")
   assert result.returncode == 1
   errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
   assert errors == [f"error: --workdir={workdir} is a file, not a directory"]
@@ -56,13 +42,14 @@ def test_user_error_is_one_line_and_exit_1(tmp_path):
 
 def test_batch_not_divisible_by_devices(tmp_path):
   with pytest.raises(ConfigError, match="not divisible by the 8 devices"):
-    trainer.train_and_evaluate(_digits(train__batch_size=12), str(tmp_path))
+    trainer.train_and_evaluate(make_config("cnn_digits", **{"train.batch_size": 12}), str(tmp_path))
 
 
 def test_model_too_big_for_its_input(tmp_path):
   # Two 5x5 'VALID' convs and pools cannot fit on 8x8 digits.
   with pytest.raises(ConfigError, match=r"cannot be built for this data .*input_shape=\(8, 8, 1\)"):
-    trainer.train_and_evaluate(_digits(model__padding="VALID", model__kernel_size=5), str(tmp_path))
+    trainer.train_and_evaluate(make_config("cnn_digits", **{"model.padding": "VALID", "model.kernel_size": 5}),
+                               str(tmp_path))
 
 
 def test_unknown_model_option(tmp_path):
@@ -74,16 +61,16 @@ def test_unknown_model_option(tmp_path):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("optimizer__name", "adagrad", "optimizer.name"),
-    ("optimizer__schedule", "cyclic", "optimizer.schedule"),
-    ("mesh__param_sharding", "zero9", "param_sharding"),
-    ("data__name", "imagenet", "data.name"),
-    ("model__name", "vit", "model.name"),
-    ("mesh__data", 16, "does not fit"),
+    ("optimizer.name", "adagrad", "optimizer.name"),
+    ("optimizer.schedule", "cyclic", "optimizer.schedule"),
+    ("mesh.param_sharding", "zero9", "param_sharding"),
+    ("data.name", "imagenet", "data.name"),
+    ("model.name", "vit", "model.name"),
+    ("mesh.data", 16, "does not fit"),
 ])
 def test_unknown_names_in_config(tmp_path, key, value, message):
   with pytest.raises(ConfigError, match=message):
-    trainer.train_and_evaluate(_digits(**{key: value}), str(tmp_path))
+    trainer.train_and_evaluate(make_config("cnn_digits", **{key: value}), str(tmp_path))
 
 
 def _idx_dir(path, n_train=64, n_test=16):
@@ -96,12 +83,10 @@ def _idx_dir(path, n_train=64, n_test=16):
 
 
 def _fashion(data_dir):
-  config = load_config("cnn_fashion_mnist", "tiny")
-  with config.unlocked():
-    config.data.data_dir = data_dir
-    config.data.validation_size = 16
-    config.train.num_steps = 2
-  return config
+  """cnn_fashion_mnist:tiny reading `data_dir`, with a narrow net: the files are under test, not the model."""
+  return make_config("cnn_fashion_mnist", **{"data.data_dir": data_dir, "data.validation_size": 16,
+                                             "train.num_steps": 2, "model.features": (8,),
+                                             "model.dense_features": 16})
 
 
 def test_missing_data_directory(tmp_path):
@@ -138,17 +123,17 @@ def test_small_idx_files_train_end_to_end(tmp_path):
   assert summary["step"] == 2 and np.isfinite(summary["test"]["loss"])
 
 
-def test_checkpoint_of_another_model_is_refused_and_kept(tmp_path):
-  trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), str(tmp_path))
+def test_checkpoint_of_another_model_is_refused_and_kept(digits_run, tmp_path):
+  workdir = copy_run(digits_run[0], tmp_path / "run")
   with pytest.raises(CheckpointError, match="model="):
-    trainer.train_and_evaluate(_digits(model__dense_features=32), str(tmp_path))
-  assert Checkpointer(str(tmp_path), keep=2, read_only=True).latest_step() == 16
+    trainer.train_and_evaluate(make_config("cnn_digits", **{"model.dense_features": 32}), workdir)
+  assert Checkpointer(workdir, keep=2, read_only=True).all_steps() == [8, 16]
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
-  config = _digits(optimizer__learning_rate=1e12, optimizer__grad_clip_norm=0.0,
-                   optimizer__warmup_steps=0, optimizer__schedule="constant",
-                   checkpoint__every_steps=1)
+  config = make_config("cnn_digits", **{"optimizer.learning_rate": 1e12, "optimizer.grad_clip_norm": 0.0,
+                                        "optimizer.warmup_steps": 0, "optimizer.schedule": "constant",
+                                        "checkpoint.every_steps": 1})
   with pytest.raises(TrainingDiverged, match=r"at step (\d+).*Last good checkpoint: step") as info:
     trainer.train_and_evaluate(config, str(tmp_path))
   bad_step = int(info.value.args[0].split("at step ")[1].split(";")[0])
@@ -162,16 +147,12 @@ def test_eval_mode_without_checkpoint(tmp_path):
 
 
 def test_sigterm_saves_a_checkpoint_and_stops(tmp_path):
-  import signal
-
-  from bigmodel_jax.engine.trainer import Interrupted
-
-  config = _digits(checkpoint__every_steps=100)   # No periodic checkpoint before the signal.
+  config = make_config("cnn_digits", **{"checkpoint.every_steps": 100})   # No periodic checkpoint before the signal.
 
   def terminate(step, state, run, seconds):
     os.kill(os.getpid(), signal.SIGTERM)
 
-  with pytest.raises(Interrupted, match="SIGTERM: stopped at step 8, checkpoint saved") as stopped:
+  with pytest.raises(trainer.Interrupted, match="SIGTERM: stopped at step 8, checkpoint saved") as stopped:
     trainer.train_and_evaluate(config, str(tmp_path), on_eval=terminate)
   assert stopped.value.exit_status == 0 and stopped.value.step == 8
   assert Checkpointer(str(tmp_path), keep=2, read_only=True).latest_step() == 8

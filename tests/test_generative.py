@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.experimental.compilation_cache import compilation_cache
 
 from bigmodel_jax.workloads.generative import scores as generative_scores
 from bigmodel_jax.engine import trainer
@@ -15,45 +14,8 @@ from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError, TrainingDiverged
 from bigmodel_jax.models.generative import DCGAN
 from bigmodel_jax.workloads.generative import gan, vae
-from conftest import load_config
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compile_once(tmp_path_factory):
-  """A persistent compilation cache for this module only: the runs here repeat the same programs
-  (a resumed run, a sample mode, one config on other devices), which then compile once."""
-  names = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
-           "jax_persistent_cache_min_entry_size_bytes")
-  saved = {name: getattr(jax.config, name) for name in names}
-  compilation_cache.reset_cache()
-  for name, value in zip(names, (str(tmp_path_factory.mktemp("xla_cache")), 0, 0)):
-    jax.config.update(name, value)
-  yield
-  for name, value in saved.items():
-    jax.config.update(name, value)
-  compilation_cache.reset_cache()
-
-
-def _config(name, **overrides):
-  config = load_config(name, "tiny")
-  with config.unlocked():
-    for key, value in overrides.items():
-      section, field = key.split(".")
-      config[section][field] = value
-  return config
-
-
-def _params(workdir):
-  ckpt = Checkpointer(workdir, keep=1, read_only=True)
-  raw = ckpt.restore_raw(ckpt.latest_step())
-  ckpt.close()
-  return [np.asarray(x) for x in jax.tree.leaves(raw["train_state"]["params"])]
-
-
-def _metric(workdir, key):
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [r[key] for r in map(json.loads, f) if key in r]
-
+from conftest import (assert_same_arrays, copy_run, losses, make_config, metric, params, stop_and_resume,
+                      truncate_to_first_checkpoint)
 
 # ---- models and losses ---------------------------------------------------------------------
 
@@ -132,9 +94,8 @@ def test_class_distribution_score_bounds():
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
   """A few steps of the digits CNN on the 16x16 synthetic images: a (weak) scorer for the tiny runs."""
-  config = _config("cnn_digits", **{"data.name": "synthetic", "data.validation_size": 64,
-                                    "train.num_steps": 8, "train.batch_size": 32,
-                                    "mesh.data": 1})
+  config = make_config("cnn_digits", **{"data.name": "synthetic", "data.validation_size": 64,
+                                        "train.num_steps": 8, "train.batch_size": 32, "mesh.data": 1})
   workdir = str(tmp_path_factory.mktemp("classifier"))
   trainer.train_and_evaluate(config, workdir)
   return workdir
@@ -143,7 +104,7 @@ def classifier(tmp_path_factory):
 @pytest.fixture(scope="module")
 def gan_run(tmp_path_factory, classifier):
   workdir = str(tmp_path_factory.mktemp("gan"))
-  config = _config("dcgan_fashion_mnist", **{"generative.classifier_workdir": classifier})
+  config = make_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": classifier})
   return workdir, trainer.train_and_evaluate(config, workdir)
 
 
@@ -157,47 +118,79 @@ def test_gan_run_writes_grids_curves_scores_and_samples(gan_run, classifier):
   assert set(fd) == {"real_vs_real", "untrained", "trained", "trained_raw_weights"}
   assert 0 <= fd["real_vs_real"] < fd["untrained"]
   assert summary["test"]["fd"] == fd["trained"]
-  assert len(_metric(workdir, "val/fd")) == 2 and len(_metric(workdir, "train/g_loss")) == 4
+  assert len(metric(workdir, "val/fd")) == 2 and len(metric(workdir, "train/g_loss")) == 4
   # A few steps on the synthetic images: the discriminator learns to tell them apart.
-  d_losses = _metric(workdir, "train/d_loss")
+  d_losses = metric(workdir, "train/d_loss")
   assert d_losses[-1] < d_losses[0] - 0.05, d_losses
   written = json.loads(open(os.path.join(workdir, "summary.json")).read())
   assert written["test_details"]["frechet_distance"] == pytest.approx(fd)
-  result = trainer.train_and_evaluate(_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": classifier}),
-                                      workdir, mode="sample", options={"num_samples": 7})
+  config = make_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": classifier})
+  result = trainer.train_and_evaluate(config, workdir, mode="sample", options={"num_samples": 7})
   images = np.load(result["npy"])
   assert images.shape == (7, 16, 16, 1) and images.dtype == np.uint8 and images.std() > 0
   assert os.path.getsize(result["png"]) > 0
 
 
-def test_gan_resume_equals_straight_run_and_one_device_equals_eight(gan_run, tmp_path):
-  straight, _ = gan_run
-  resumed = str(tmp_path / "resumed")
-
-  def stop(step, state, run, seconds):
-    if step == 6:
-      raise trainer.StopTraining()
-  assert trainer.train_and_evaluate(_config("dcgan_fashion_mnist"), resumed, on_eval=stop)["step"] == 6
-  assert _metric(straight, "train/d_loss")[:2] == _metric(resumed, "train/d_loss")   # Bit for bit so far.
-  # The second half on one device instead of eight: the checkpoint restores onto any mesh, and the
-  # one-device steps equal the eight-device ones within float tolerance.
-  trainer.train_and_evaluate(_config("dcgan_fashion_mnist", **{"mesh.data": 1}), resumed)
-  np.testing.assert_allclose(_metric(straight, "train/g_loss"), _metric(resumed, "train/g_loss"), rtol=1e-4)
-  for a, b in zip(_params(straight), _params(resumed), strict=True):
-    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+def test_gan_stopped_and_resumed_equals_straight_run(gan_run, tmp_path):
+  straight = gan_run[0]
+  # Without a classifier: scoring samples is evaluation, it does not change what is trained.
+  stop_and_resume(lambda: make_config("dcgan_fashion_mnist"), str(tmp_path), step=6)
+  assert_same_arrays(params(straight), params(str(tmp_path)))
+  for key in ("train/d_loss", "train/g_loss"):
+    assert metric(straight, key) == metric(str(tmp_path), key)
 
 
-def test_vae_trains_and_samples(tmp_path):
-  workdir = str(tmp_path / "vae")
-  trainer.train_and_evaluate(_config("vae_fashion_mnist", **{"mesh.data": 1}), workdir)
-  losses = _metric(workdir, "train/loss")
-  assert losses[-1] < losses[0]
+@pytest.mark.slow
+def test_gan_steps_on_one_device_equal_those_on_eight(gan_run, tmp_path):
+  """The straight run's step-6 checkpoint (8 devices) continued on one device: the checkpoint
+  restores onto another mesh, and steps 7..12 on one device equal those on eight within float
+  tolerance."""
+  straight = gan_run[0]
+  moved = copy_run(straight, tmp_path / "moved")
+  assert truncate_to_first_checkpoint(moved) == 6
+  one = make_config("dcgan_fashion_mnist", **{"mesh.data": 1})
+  evaluated = []
+  trainer.train_and_evaluate(one, moved, on_eval=lambda step, *_: evaluated.append(step))
+  assert evaluated == [12]
+  np.testing.assert_allclose(metric(straight, "train/g_loss"), metric(moved, "train/g_loss"), rtol=1e-4)
+  np.testing.assert_allclose(metric(straight, "train/d_loss"), metric(moved, "train/d_loss"), rtol=1e-4)
+  assert_same_arrays(params(straight), params(moved), rtol=1e-3, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+  """One straight vae_fashion_mnist:tiny run on 8 devices: (workdir, summary)."""
+  workdir = str(tmp_path_factory.mktemp("vae"))
+  return workdir, trainer.train_and_evaluate(make_config("vae_fashion_mnist"), workdir)
+
+
+def test_vae_trains_and_samples(vae_run):
+  workdir, summary = vae_run
+  elbo = losses(workdir)
+  assert elbo[-1] < elbo[0]
+  assert np.isfinite(summary["test"]["loss"])
   assert os.path.getsize(os.path.join(workdir, "reconstructions.png")) > 0
-  result = trainer.train_and_evaluate(_config("vae_fashion_mnist", **{"mesh.data": 1}), workdir, mode="sample",
+  result = trainer.train_and_evaluate(make_config("vae_fashion_mnist"), workdir, mode="sample",
                                       options={"num_samples": 3})
-  assert np.load(result["npy"]).shape == (3, 16, 16, 1)
+  samples = np.load(result["npy"])
+  assert samples.shape == (3, 16, 16, 1) and samples.std() > 0
 
 
+def test_vae_stopped_and_resumed_equals_straight_run(vae_run, tmp_path):
+  stop_and_resume(lambda: make_config("vae_fashion_mnist"), str(tmp_path), step=6)
+  assert_same_arrays(params(vae_run[0]), params(str(tmp_path)))
+  assert losses(vae_run[0]) == losses(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_vae_on_one_device_equals_eight(vae_run, tmp_path):
+  summary = trainer.train_and_evaluate(make_config("vae_fashion_mnist", **{"mesh.data": 1}), str(tmp_path))
+  np.testing.assert_allclose(losses(vae_run[0]), losses(str(tmp_path)), rtol=1e-4)
+  assert_same_arrays(params(vae_run[0]), params(str(tmp_path)), rtol=1e-3, atol=1e-5)
+  assert summary["test"]["loss"] == pytest.approx(vae_run[1]["test"]["loss"], rel=1e-4)
+
+
+@pytest.mark.slow
 def test_wgan_gp_nan_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
   real_update = gan.g_update
 
@@ -206,9 +199,9 @@ def test_wgan_gp_nan_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tm
     return state, {"g_loss": jnp.where(state.step >= 8, jnp.nan, metrics["g_loss"])}
   monkeypatch.setattr(gan, "g_update", poisoned)
   with pytest.raises(TrainingDiverged, match="g_loss is nan at step 8.*Last good checkpoint: step 6"):
-    trainer.train_and_evaluate(_config("wgan_gp_fashion_mnist", **{"mesh.data": 1}), str(tmp_path))
+    trainer.train_and_evaluate(make_config("wgan_gp_fashion_mnist", **{"mesh.data": 1}), str(tmp_path))
   assert Checkpointer(str(tmp_path), keep=3, read_only=True).all_steps() == [6]
-  penalties = _metric(str(tmp_path), "train/gradient_penalty")   # The WGAN-GP steps before it.
+  penalties = metric(str(tmp_path), "train/gradient_penalty")   # The WGAN-GP steps before it.
   assert len(penalties) == 2 and all(np.isfinite(penalties)) and penalties[0] > 0
 
 
@@ -217,10 +210,10 @@ def test_wgan_gp_nan_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tm
 def test_missing_or_wrong_classifier_is_one_line_with_the_fix(tmp_path, gan_run):
   missing = str(tmp_path / "no_such_run")
   with pytest.raises(ConfigError, match="train it first: python -m launch.main --config=configs/cnn_fashion"):
-    trainer.train_and_evaluate(_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": missing}),
+    trainer.train_and_evaluate(make_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": missing}),
                                str(tmp_path / "a"))
   with pytest.raises(ConfigError, match="is a 'gan' run, not a 'supervised' run"):
-    trainer.train_and_evaluate(_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": gan_run[0]}),
+    trainer.train_and_evaluate(make_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": gan_run[0]}),
                                str(tmp_path / "b"))
 
 
@@ -230,10 +223,11 @@ def test_bad_config_values_are_config_errors(tmp_path):
                            ({"d_optimizer.name": "adamax"}, "d_optimizer.name"),
                            ({"model.generator_features": (8, 8, 8, 8, 8)}, "cannot be made")]:
     with pytest.raises(ConfigError, match=match):
-      trainer.train_and_evaluate(_config("dcgan_fashion_mnist", **overrides), str(tmp_path / match))
+      trainer.train_and_evaluate(make_config("dcgan_fashion_mnist", **overrides), str(tmp_path / match))
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_latent_size_is_refused(gan_run, tmp_path):
   with pytest.raises(CheckpointError, match="latent_size"):
-    trainer.train_and_evaluate(_config("dcgan_fashion_mnist", **{"model.latent_size": 9, "mesh.data": 1}), gan_run[0],
-                               mode="sample")
+    trainer.train_and_evaluate(make_config("dcgan_fashion_mnist", **{"model.latent_size": 9, "mesh.data": 1}),
+                               gan_run[0], mode="sample")

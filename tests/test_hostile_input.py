@@ -8,7 +8,6 @@ run falls back to the newest readable one.
 import glob
 import hashlib
 import os
-import subprocess
 import sys
 
 import pytest
@@ -18,23 +17,7 @@ from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError
 from bigmodel_jax.config.validate import check_config
 from bigmodel_jax.workloads import get_workload
-from conftest import REPO, load_config
-
-
-def _launch(*args, devices: int = 1, env_extra=None):
-  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
-  env.pop("BIGMODEL_TRACEBACK", None)
-  env.update(env_extra or {})
-  return subprocess.run([sys.executable, "-m", "launch.main", *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300)
-
-
-def _one_error_line(result) -> str:
-  assert result.returncode == 1, result.stderr[-2000:]
-  assert "Traceback" not in result.stderr, result.stderr[-2000:]
-  errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-  assert len(errors) == 1, result.stderr[-2000:]
-  return errors[0]
+from conftest import REPO, copy_run, launch, load_config, make_config, one_error_line
 
 
 @pytest.mark.parametrize("dotted, value, allowed", [
@@ -64,10 +47,7 @@ def _one_error_line(result) -> str:
     ("optimizer.name", "adagrad", "one of ['adam', 'adamw', 'rmsprop', 'sgd']"),
 ])
 def test_bad_config_value_names_key_value_and_what_is_allowed(dotted, value, allowed):
-  config = load_config("cnn_digits", "tiny")
-  section, key = dotted.split(".")
-  with config.unlocked():
-    config[section][key] = value
+  config = make_config("cnn_digits", **{dotted: value})
   with pytest.raises(ConfigError) as error:
     check_config(config, get_workload(config.workload))
   message = str(error.value)
@@ -80,41 +60,46 @@ def test_every_shipped_config_passes_its_own_checks():
     check_config(config, get_workload(config.workload))
 
 
+@pytest.mark.slow
 def test_launcher_rejects_a_bad_value_before_building_anything(tmp_path):
   workdir = tmp_path / "run"
-  line = _one_error_line(_launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}",
+  line = one_error_line(launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}",
                                  "--config.optimizer.learning_rate=-1.0"))
   assert line == "error: optimizer.learning_rate=-1.0 is not allowed; expected a finite number > 0"
   assert not os.path.exists(workdir)   # Nothing was created.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config_arg, expected", [
     ("configs/does_not_exist.py", "no such file 'configs/does_not_exist.py'"),
     ("configs/cnn_digits.py:nope", "unknown variant 'nope'"),
 ])
 def test_launcher_config_file_problems_are_one_line(tmp_path, config_arg, expected):
-  line = _one_error_line(_launch(f"--config={config_arg}", f"--workdir={tmp_path}"))
+  line = one_error_line(launch(f"--config={config_arg}", f"--workdir={tmp_path}"))
   assert expected in line and config_arg in line
 
 
+@pytest.mark.slow
 def test_a_config_file_that_fails_to_import_names_its_line(tmp_path):
   broken = tmp_path / "broken.py"
   broken.write_text("import ml_collections\n\ndef get_config(arg=None):\n  return undefined_name\n")
-  line = _one_error_line(_launch(f"--config={broken}", f"--workdir={tmp_path / 'run'}"))
+  line = one_error_line(launch(f"--config={broken}", f"--workdir={tmp_path / 'run'}"))
   assert "(line 4)" in line and "NameError" in line
   broken.write_text("def get_config(arg=None):\n  return {\n")
-  line = _one_error_line(_launch(f"--config={broken}", f"--workdir={tmp_path / 'run'}"))
+  line = one_error_line(launch(f"--config={broken}", f"--workdir={tmp_path / 'run'}"))
   assert "(line 2)" in line and "SyntaxError" in line
 
 
+@pytest.mark.slow
 def test_a_mesh_that_leaves_devices_idle_is_refused(tmp_path):
-  line = _one_error_line(_launch("--config=configs/cnn_digits.py:tiny", f"--workdir={tmp_path}",
+  line = one_error_line(launch("--config=configs/cnn_digits.py:tiny", f"--workdir={tmp_path}",
                                  "--config.mesh.model=3", devices=8))
   assert "mesh.model=3 does not divide the 8 devices, so 2 would be idle" in line
 
 
+@pytest.mark.slow
 def test_traceback_on_request(tmp_path):
-  result = _launch("--config=configs/cnn_digits.py:tiny", f"--workdir={tmp_path}", "--config.model.dropout=2.0",
+  result = launch("--config=configs/cnn_digits.py:tiny", f"--workdir={tmp_path}", "--config.model.dropout=2.0",
                    env_extra={"BIGMODEL_TRACEBACK": "1"})
   assert result.returncode == 1 and "Traceback" in result.stderr and "error: model.dropout=2.0" in result.stderr
 
@@ -138,12 +123,12 @@ def _corrupt_arrays(step_dir) -> None:
       f.write(bytes(b ^ 0xFF for b in head))
 
 
-def test_corrupt_latest_checkpoint_falls_back_and_is_kept(tmp_path):
-  workdir = str(tmp_path)
-  straight = trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), workdir)   # Checkpoints at 8, 16.
+@pytest.mark.slow
+def test_corrupt_latest_checkpoint_falls_back_and_is_kept(digits_run, tmp_path):
+  workdir, straight = copy_run(digits_run[0], tmp_path / "run"), digits_run[1]   # Checkpoints at 8, 16.
   _corrupt_arrays(os.path.join(workdir, "checkpoints", "16"))
   damaged = _checksums(os.path.join(workdir, "checkpoints", "16"))
-  result = _launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}", "--mode=eval")
+  result = launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}", "--mode=eval")
   assert result.returncode == 0, result.stderr[-2000:]
   warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
   assert len(warnings) == 1 and "step 16" in warnings[0] and "corrupt or incomplete" in warnings[0]
@@ -156,25 +141,21 @@ def test_corrupt_latest_checkpoint_falls_back_and_is_kept(tmp_path):
   assert Checkpointer(workdir, keep=2, read_only=True).all_steps() == [8, 16]
 
 
-def test_no_readable_checkpoint_is_one_line_and_keeps_them_all(tmp_path):
-  workdir = str(tmp_path)
-  trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), workdir)
+@pytest.mark.slow
+def test_no_readable_checkpoint_is_one_line_and_keeps_them_all(digits_run, tmp_path):
+  workdir = copy_run(digits_run[0], tmp_path / "run")
   for step in ("8", "16"):
     _corrupt_arrays(os.path.join(workdir, "checkpoints", step))
   before = _checksums(workdir + "/checkpoints")
-  line = _one_error_line(_launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}", "--mode=eval"))
+  line = one_error_line(launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}", "--mode=eval"))
   assert "no readable checkpoint" in line
   assert _checksums(workdir + "/checkpoints") == before
 
 
-def test_checkpoint_with_other_shapes_is_refused_not_skipped(tmp_path):
-  trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), str(tmp_path))
-  config = load_config("cnn_digits", "tiny")
-  with config.unlocked():
-    config.train.ema_decay = 0.99   # Adds EMA parameters the checkpoint does not have.
+def test_checkpoint_with_other_shapes_is_refused_not_skipped(digits_run, tmp_path):
+  config = make_config("cnn_digits", **{"train.ema_decay": 0.99})   # EMA parameters the checkpoint does not have.
   with pytest.raises(CheckpointError, match="does not fit this run: it has no train_state/ema_params"):
-    trainer.train_and_evaluate(config, str(tmp_path), mode="eval")
-
+    trainer.train_and_evaluate(config, copy_run(digits_run[0], tmp_path / "run"), mode="eval")
 
 
 class _Pending:

@@ -14,7 +14,7 @@ from bigmodel_jax.workloads.kmeans import points
 from bigmodel_jax.workloads.kmeans.points import PointsSpec
 from bigmodel_jax.errors import ConfigError, DataError
 from bigmodel_jax.workloads.kmeans import workload
-from conftest import load_config
+from conftest import load_config, make_config, stop_and_resume
 
 
 def _lloyd_numpy(x, c, iterations):
@@ -116,10 +116,9 @@ def test_kmeans_plus_plus_picks_distinct_points_and_depends_on_the_seed():
 
 def test_minibatch_gets_close_to_the_generating_centres(tmp_path):
   config = load_config("kmeans_fashion_mnist", "tiny")
-  with config.unlocked():
-    config.data.update(name="blobs", num_points=800, num_features=2, num_blobs=4)
-    config.kmeans.update(num_clusters=4, algorithm="minibatch", tol=0.0, n_init=2)
-    config.train.update(batch_size=64, num_steps=40, steps_per_dispatch=20)
+  config.data.update(name="blobs", num_points=800, num_features=2, num_blobs=4)
+  config.kmeans.update(num_clusters=4, algorithm="minibatch", tol=0.0, n_init=2)
+  config.train.update(batch_size=64, num_steps=40, steps_per_dispatch=20)
   mini = trainer.train_and_evaluate(config, str(tmp_path / "mini"))
   assert mini["step"] == 40 and not mini["converged"]
   # The inertia of the centres the blobs were drawn around (unit variance: about N x D).
@@ -132,32 +131,18 @@ def test_minibatch_gets_close_to_the_generating_centres(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-  """One straight digits :tiny run on 8 devices, one on 1 device, and one killed at step 4 and resumed."""
-  root = tmp_path_factory.mktemp("kmeans")
-  out = {"straight": trainer.train_and_evaluate(load_config("kmeans_digits", "tiny"), str(root / "straight"))}
-  one = load_config("kmeans_digits", "tiny")
-  with one.unlocked():
-    one.mesh.data = 1
-  out["one_device"] = trainer.train_and_evaluate(one, str(root / "one_device"))
-
-  def kill_at_4(step, state, run, seconds):
-    if step == 4:
-      raise trainer.StopTraining()
-
-  out["stopped"] = trainer.train_and_evaluate(load_config("kmeans_digits", "tiny"), str(root / "resumed"),
-                                              on_eval=kill_at_4)
-  out["resumed"] = trainer.train_and_evaluate(load_config("kmeans_digits", "tiny"), str(root / "resumed"))
-  out["root"] = root
-  return out
+def kmeans_run(tmp_path_factory):
+  """One straight digits :tiny run on 8 devices: (workdir, summary)."""
+  workdir = tmp_path_factory.mktemp("kmeans")
+  return workdir, trainer.train_and_evaluate(load_config("kmeans_digits", "tiny"), str(workdir))
 
 
 def _centroids(workdir):
   return np.load(os.path.join(workdir, "centroids.npy"))
 
 
-def test_run_outputs_and_early_stop(runs):
-  s, root = runs["straight"], runs["root"] / "straight"
+def test_run_outputs_and_early_stop(kmeans_run):
+  root = kmeans_run[0]
   for name in ("summary.json", "metrics.jsonl", "centroids.png", "cluster_label_matrix.png", "centroids.npy"):
     assert os.path.getsize(root / name) > 0, name
   written = json.loads((root / "summary.json").read_text())
@@ -173,27 +158,30 @@ def test_run_outputs_and_early_stop(runs):
   assert all(b <= a * (1 + 1e-6) for a, b in zip(inertia, inertia[1:]))    # Lloyd never goes up.
 
 
-def test_rerunning_a_converged_run_keeps_it(runs):
-  again = trainer.train_and_evaluate(load_config("kmeans_digits", "tiny"), str(runs["root"] / "straight"))
-  assert again["step"] == runs["straight"]["step"] and again["stopped_by"] == "converged"
-  assert again["wall_time_s"] == runs["straight"]["wall_time_s"]   # summary.json as it was.
+def test_rerunning_a_converged_run_keeps_it(kmeans_run):
+  workdir, straight = kmeans_run
+  again = trainer.train_and_evaluate(load_config("kmeans_digits", "tiny"), str(workdir))
+  assert again["step"] == straight["step"] and again["stopped_by"] == "converged"
+  assert again["wall_time_s"] == straight["wall_time_s"]   # summary.json as it was.
 
 
-def test_one_device_equals_eight(runs):
-  assert runs["one_device"]["n_iter"] == runs["straight"]["n_iter"]
-  np.testing.assert_allclose(_centroids(runs["root"] / "one_device"), _centroids(runs["root"] / "straight"),
-                             rtol=1e-5, atol=1e-6)
+@pytest.mark.slow
+def test_one_device_equals_eight(kmeans_run, tmp_path):
+  one = trainer.train_and_evaluate(make_config("kmeans_digits", **{"mesh.data": 1}), str(tmp_path))
+  assert one["n_iter"] == kmeans_run[1]["n_iter"]
+  np.testing.assert_allclose(_centroids(tmp_path), _centroids(kmeans_run[0]), rtol=1e-5, atol=1e-6)
 
 
-def test_kill_and_resume_equals_straight_run(runs):
-  assert runs["stopped"]["step"] == 4
-  assert runs["resumed"]["step"] == runs["straight"]["step"]
-  np.testing.assert_array_equal(_centroids(runs["root"] / "resumed"), _centroids(runs["root"] / "straight"))
-  assert runs["resumed"]["inertia"] == runs["straight"]["inertia"]
+def test_kill_and_resume_equals_straight_run(kmeans_run, tmp_path):
+  workdir, straight = kmeans_run
+  resumed = stop_and_resume(lambda: load_config("kmeans_digits", "tiny"), str(tmp_path), step=4)
+  assert resumed["step"] == straight["step"]
+  np.testing.assert_array_equal(_centroids(tmp_path), _centroids(workdir))
+  assert resumed["inertia"] == straight["inertia"]
 
 
-def test_predict_and_transform_modes(runs, tmp_path):
-  workdir, config = str(runs["root"] / "straight"), load_config("kmeans_digits", "tiny")
+def test_predict_and_transform_modes(kmeans_run, tmp_path):
+  workdir, config = str(kmeans_run[0]), load_config("kmeans_digits", "tiny")
   predicted = trainer.train_and_evaluate(config, workdir, mode="predict")
   assert predicted["rows"] == 359 and sum(predicted["cluster_sizes"]) == 359
   labels = np.load(os.path.join(workdir, "predictions.npy"))
@@ -219,29 +207,18 @@ def test_predict_and_transform_modes(runs, tmp_path):
 def test_bad_input_is_one_line(tmp_path, change, error, match):
   np.save(tmp_path / "nan.npy", np.array([[0.0, 1.0], [np.nan, 2.0], [3.0, 4.0]], np.float32))
   np.save(tmp_path / "empty.npy", np.zeros((0, 3), np.float32))
-  config = load_config("kmeans_digits", "tiny")
-  with config.unlocked():
-    for key, value in change.items():
-      section, name = key.split(".")
-      value = {"NAN": str(tmp_path / "nan.npy"), "EMPTY": str(tmp_path / "empty.npy")}.get(value, value)
-      config[section][name] = value
+  files = {"NAN": str(tmp_path / "nan.npy"), "EMPTY": str(tmp_path / "empty.npy")}
+  config = make_config("kmeans_digits", **{key: files.get(value, value) for key, value in change.items()})
   with pytest.raises(error, match=match) as info:
     trainer.train_and_evaluate(config, str(tmp_path / "run"))
   assert "\n" not in str(info.value)
 
 
-def test_clusters_the_features_of_a_trained_classifier(tmp_path):
-  classifier, cnn = str(tmp_path / "cnn"), load_config("cnn_digits", "tiny")
-  with cnn.unlocked():
-    cnn.train.update(num_steps=4, eval_every_steps=4)
-  trainer.train_and_evaluate(cnn, classifier)
-  config = load_config("kmeans_cnn_embeddings", "tiny")
-  with config.unlocked():
-    config.data.path = classifier
+def test_clusters_the_features_of_a_trained_classifier(digits_run, tmp_path):
+  config = make_config("kmeans_cnn_embeddings", **{"data.path": digits_run[0]})
   summary = trainer.train_and_evaluate(config, str(tmp_path / "kmeans"))
   assert summary["inertia"] > 0 and summary["test"]["nmi"] > 0.1
   assert np.load(tmp_path / "kmeans" / "centroids.npy").shape == (10, 64)   # cnn_digits: dense 64.
-  with config.unlocked():
-    config.data.path = str(tmp_path / "nothing")
   with pytest.raises(ConfigError, match="holds no finished run"):
-    trainer.train_and_evaluate(config, str(tmp_path / "again"))
+    trainer.train_and_evaluate(make_config("kmeans_cnn_embeddings", **{"data.path": str(tmp_path / "nothing")}),
+                               str(tmp_path / "again"))

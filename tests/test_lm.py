@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 
 from bigmodel_jax.engine import parallel, trainer
-from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.data import text
 from bigmodel_jax.errors import ConfigError, DataError
 from bigmodel_jax.models.transformer import Transformer, causal_attention_fused, causal_attention_reference
 from bigmodel_jax.workloads.lm import sampling
 from bigmodel_jax.workloads.lm import workload as lm
-from conftest import load_config
+from conftest import assert_same_arrays, load_config, losses, params, stop_and_resume
 
 WORDS = ["the", "king", "queen", "shall", "speak", "night", "love", "sword", "and", "of"]
 
@@ -44,18 +43,6 @@ def tiny(corpus, name="lm_shakespeare_char", **sections):
   for section, values in sections.items():
     config[section].update(values)
   return config
-
-
-def _params(workdir):
-  ckpt = Checkpointer(workdir, keep=1, read_only=True)
-  raw = ckpt.restore_raw(ckpt.latest_step())
-  ckpt.close()
-  return [np.asarray(x) for x in jax.tree.leaves(raw["train_state"]["params"])]
-
-
-def _losses(workdir):
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [r["train/loss"] for r in map(json.loads, f) if "train/loss" in r]
 
 
 MODEL_KINDS = [("learned", "fused"), ("rotary", "reference")]
@@ -100,12 +87,13 @@ def test_windows_are_a_function_of_seed_and_step(corpus):
   config = tiny(corpus)
   data = lm.make_data(config, parallel.make_mesh(config.mesh))
   device = {"tokens": jnp.asarray(data.train_tokens)}
-  batch = lambda s: lm.gather_batch(device, s, jax.random.fold_in(jax.random.PRNGKey(0), s),
-                                    config=config, spec=data.spec)
+  batch = lambda s, seed=0: lm.gather_batch(device, s, jax.random.fold_in(jax.random.PRNGKey(seed), s),
+                                            config=config, spec=data.spec)
   with parallel.mesh_context(parallel.make_mesh(config.mesh), config.mesh):
-    a, b, again = batch(3), batch(4), batch(3)
+    a, b, again, other_seed = batch(3), batch(4), batch(3), batch(3, seed=1)
   np.testing.assert_array_equal(a["inputs"], again["inputs"])
   assert not np.array_equal(a["inputs"], b["inputs"])
+  assert not np.array_equal(a["inputs"], other_seed["inputs"])
   np.testing.assert_array_equal(a["inputs"][:, 1:], a["targets"][:, :-1])   # Targets are the next tokens.
   assert a["inputs"].shape == (config.train.batch_size, config.data.seq_len)
 
@@ -172,7 +160,7 @@ LAYOUTS = {
 
 
 @pytest.fixture(scope="module")
-def layouts(corpus):
+def lm_layouts(corpus):
   """Per layout: (logits of a fixed batch, a train step's loss and gradient norm on it, the parameter specs).
 
   One initial state, made once on the host, is laid out by each layout's rules (no init per layout)."""
@@ -203,20 +191,22 @@ def layouts(corpus):
   return results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["data parallel", "fsdp", "tensor"])
-def test_layouts_give_the_single_device_logits_and_losses(layouts, name):
-  logits, losses, _ = layouts[name]
-  one_logits, one_losses, _ = layouts["one device"]
+def test_layouts_give_the_single_device_logits_and_losses(lm_layouts, name):
+  logits, losses, _ = lm_layouts[name]
+  one_logits, one_losses, _ = lm_layouts["one device"]
   np.testing.assert_allclose(logits, one_logits, atol=2e-5)
   np.testing.assert_allclose(losses, one_losses, rtol=2e-5)   # Gradients reduced over every shard.
 
 
-def test_layout_rules_actually_shard_the_parameters(layouts):
-  attention = lambda name: layouts[name][2]["block_0"]["attention"]
+@pytest.mark.slow
+def test_layout_rules_actually_shard_the_parameters(lm_layouts):
+  attention = lambda name: lm_layouts[name][2]["block_0"]["attention"]
   assert set(attention("data parallel")["qkv_kernel"]) == {None}
   assert "data" in tuple(attention("fsdp")["qkv_kernel"])
   assert "model" in tuple(attention("tensor")["qkv_kernel"])
-  assert "model" in tuple(layouts["tensor"][2]["block_0"]["mlp_in"]["kernel"])
+  assert "model" in tuple(lm_layouts["tensor"][2]["block_0"]["mlp_in"]["kernel"])
 
 
 @pytest.mark.parametrize("strategy", ["replicate", "fsdp"])
@@ -244,16 +234,16 @@ def test_a_mesh_that_does_not_divide_the_heads_or_embedding_is_one_config_error(
 # --- Training end to end --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def trained(corpus, tmp_path_factory):
+def lm_run(corpus, tmp_path_factory):
   """One straight tiny run: (workdir, summary)."""
   workdir = str(tmp_path_factory.mktemp("straight"))
   return workdir, trainer.train_and_evaluate(tiny(corpus), workdir)
 
 
-def test_loss_falls_and_every_output_is_written(trained):
-  workdir, summary = trained
-  losses = _losses(workdir)
-  assert losses[-1] < losses[0] - 0.5, losses      # From ~ln(17) = 2.8 nats within 20 steps.
+def test_loss_falls_and_every_output_is_written(lm_run):
+  workdir, summary = lm_run
+  curve = losses(workdir)
+  assert curve[-1] < curve[0] - 0.5, curve      # From ~ln(17) = 2.8 nats within 20 steps.
   assert summary["test"]["bits_per_char"] == pytest.approx(summary["test"]["loss"] / np.log(2))
   assert summary["test"]["loss"] < 3.0
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
@@ -264,21 +254,14 @@ def test_loss_falls_and_every_output_is_written(trained):
   assert len(summary["test_details"]["sample"]) == 1 + 8       # The prompt and report_tokens.
 
 
-def test_kill_and_resume_gives_the_parameters_of_a_straight_run(corpus, trained, tmp_path):
-  def stop_half_way(step, state, run, seconds):
-    if step == 10:
-      raise trainer.StopTraining()
-
-  quiet = lambda: tiny(corpus, lm={"report_tokens": 0})
-  assert trainer.train_and_evaluate(quiet(), str(tmp_path), on_eval=stop_half_way)["step"] == 10
-  trainer.train_and_evaluate(quiet(), str(tmp_path))
-  for a, b in zip(_params(trained[0]), _params(str(tmp_path)), strict=True):
-    np.testing.assert_array_equal(a, b)
-  assert _losses(trained[0]) == _losses(str(tmp_path))
+def test_kill_and_resume_gives_the_parameters_of_a_straight_run(corpus, lm_run, tmp_path):
+  stop_and_resume(lambda: tiny(corpus, lm={"report_tokens": 0}), str(tmp_path), step=10)
+  assert_same_arrays(params(lm_run[0]), params(str(tmp_path)))
+  assert losses(lm_run[0]) == losses(str(tmp_path))
 
 
-def test_sample_and_eval_modes_on_a_saved_run(corpus, trained):
-  workdir, summary = trained
+def test_sample_and_eval_modes_on_a_saved_run(corpus, lm_run):
+  workdir, summary = lm_run
   result = trainer.train_and_evaluate(tiny(corpus), workdir, mode="sample",
                                       options={"prompt": "the king", "num_tokens": 6, "num_samples": 2})
   assert [s[:8] for s in result["samples"]] == ["the king"] * 2 and result["cache"]
@@ -301,7 +284,7 @@ def test_bad_prompts_and_lengths_are_user_errors(corpus):
 
 def test_the_lstm_baseline_trains(corpus, tmp_path):
   summary = trainer.train_and_evaluate(tiny(corpus, "lstm_shakespeare_char"), str(tmp_path))
-  losses = _losses(str(tmp_path))
-  assert losses[-1] < losses[0] - 0.3, losses
-  assert summary["test"]["loss"] < losses[0]
+  curve = losses(str(tmp_path))
+  assert curve[-1] < curve[0] - 0.3, curve
+  assert summary["test"]["loss"] < curve[0]
   assert summary["test_details"]["num_params"] > 0

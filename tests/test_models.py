@@ -18,20 +18,26 @@ def _count(params):
 
 
 def _init(model, shape):
-  return model.init(jax.random.PRNGKey(0), jnp.zeros(shape), train=False)
+  """The model's variables for inputs of `shape`, initialised in one compiled call."""
+  return jax.jit(lambda x: model.init(jax.random.PRNGKey(0), x, train=False))(jnp.zeros(shape))
+
+
+def _shapes(model, shape):
+  """The shapes and dtypes of the model's variables, traced without compiling or computing."""
+  return jax.eval_shape(lambda x: model.init(jax.random.PRNGKey(0), x, train=False), jnp.zeros(shape))
 
 
 def test_source_cnn_parameter_count_by_hand():
   # conv5x5 1->32, pool, conv5x5 32->64, pool ('VALID': 28->24->12->8->4), dense 4*4*64->128, dense 128->10.
   expected = (25 * 32 + 32) + (25 * 32 * 64 + 64) + (4 * 4 * 64 * 128 + 128) + (128 * 10 + 10)
-  assert _count(_init(CNN(num_outputs=10), (1, 28, 28, 1))["params"]) == expected == 184586
+  assert _count(_shapes(CNN(num_outputs=10), (1, 28, 28, 1))["params"]) == expected == 184586
 
 
 def test_cnn_on_cifar_shaped_input_gives_logits():
   model = CNN(num_outputs=10, kernel_size=3, padding="SAME")
   variables = _init(model, (1, 32, 32, 3))
-  logits = model.apply(variables, jnp.ones((4, 32, 32, 3)), train=False)
-  assert logits.shape == (4, 10) and logits.dtype == jnp.float32
+  logits = jax.jit(lambda x: model.apply(variables, x, train=False))(jnp.ones((4, 32, 32, 3)))
+  assert logits.shape == (4, 10) and logits.dtype == jnp.float32 and np.all(np.isfinite(logits))
 
 
 def test_max_pool_matches_flax_max_pool_including_odd_sizes():
@@ -61,7 +67,7 @@ def test_batch_norm_matches_flax_batch_norm_in_training_and_eval():
 def test_vgg_style_stages_have_two_convolutions_before_each_pool():
   model = CNN(num_outputs=10, features=(8, 16), kernel_size=3, padding="SAME", convs_per_stage=2,
               dense_features=32, batch_norm=True)
-  params = _init(model, (1, 28, 28, 1))["params"]
+  params = _shapes(model, (1, 28, 28, 1))["params"]
   bn = lambda c: 2 * c
   expected = (9 * 8 + bn(8)) + (9 * 8 * 8 + bn(8)) + (9 * 8 * 16 + bn(16)) + (9 * 16 * 16 + bn(16)) \
       + (7 * 7 * 16 * 32 + 32) + (32 * 10 + 10)
@@ -70,20 +76,18 @@ def test_vgg_style_stages_have_two_convolutions_before_each_pool():
 
 def test_cnn_without_convolutions_is_a_config_error():
   with pytest.raises(ConfigError, match="convs_per_stage"):
-    _init(CNN(num_outputs=10, convs_per_stage=0), (1, 28, 28, 1))
+    _shapes(CNN(num_outputs=10, convs_per_stage=0), (1, 28, 28, 1))
 
 
 def test_dropout_is_active_only_in_training():
   model = CNN(num_outputs=10, dropout=0.5)
   variables = _init(model, (1, 28, 28, 1))
   x = jax.random.normal(jax.random.PRNGKey(2), (3, 28, 28, 1))
+  apply = jax.jit(lambda key, train: model.apply(variables, x, train=train, rngs={"dropout": key}),
+                  static_argnums=1)
   # In eval, different dropout keys give the same output; in training they do not.
-  eval_a = model.apply(variables, x, train=False, rngs={"dropout": jax.random.PRNGKey(3)})
-  eval_b = model.apply(variables, x, train=False, rngs={"dropout": jax.random.PRNGKey(4)})
-  np.testing.assert_array_equal(eval_a, eval_b)
-  a = model.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(3)})
-  b = model.apply(variables, x, train=True, rngs={"dropout": jax.random.PRNGKey(4)})
-  assert not np.allclose(a, b)
+  np.testing.assert_array_equal(apply(jax.random.PRNGKey(3), False), apply(jax.random.PRNGKey(4), False))
+  assert not np.allclose(apply(jax.random.PRNGKey(3), True), apply(jax.random.PRNGKey(4), True))
 
 
 def test_resnet_tracks_batch_statistics_in_training():
@@ -91,7 +95,7 @@ def test_resnet_tracks_batch_statistics_in_training():
   variables = _init(model, (1, 28, 28, 1))
   assert "batch_stats" in variables
   x = jax.random.normal(jax.random.PRNGKey(5), (4, 28, 28, 1)) * 3 + 1
-  logits, updated = model.apply(variables, x, train=True, mutable=["batch_stats"])
+  logits, updated = jax.jit(lambda x: model.apply(variables, x, train=True, mutable=["batch_stats"]))(x)
   assert logits.shape == (4, 10)
   changed = jax.tree.map(lambda a, b: not np.allclose(a, b), variables["batch_stats"], updated["batch_stats"])
   assert all(jax.tree.leaves(changed))
@@ -99,16 +103,18 @@ def test_resnet_tracks_batch_statistics_in_training():
 
 def test_bfloat16_computes_in_bfloat16_with_float32_params():
   model = CNN(num_outputs=10, dtype="bfloat16")
-  variables = _init(model, (1, 28, 28, 1))
+  variables = _shapes(model, (1, 28, 28, 1))
   assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables))
-  _, inter = model.apply(variables, jnp.ones((2, 28, 28, 1)), train=False,
-                         capture_intermediates=True, mutable=["intermediates"])
-  assert inter["intermediates"]["Conv_0"]["__call__"][0].dtype == jnp.bfloat16
-  assert inter["intermediates"]["Dense_0"]["__call__"][0].dtype == jnp.bfloat16
+
+  def intermediates(model):   # The dtypes of what each layer computes, traced, not run.
+    return jax.eval_shape(lambda v, x: model.apply(v, x, train=False, capture_intermediates=True,
+                                                   mutable=["intermediates"])[1]["intermediates"],
+                          variables, jnp.ones((2, 28, 28, 1)))
+  inter = intermediates(model)
+  assert inter["Conv_0"]["__call__"][0].dtype == jnp.bfloat16
+  assert inter["Dense_0"]["__call__"][0].dtype == jnp.bfloat16
   # The dtype setting is what makes the difference: float32 computes in float32.
-  _, inter32 = CNN(num_outputs=10).apply(variables, jnp.ones((2, 28, 28, 1)), train=False,
-                                         capture_intermediates=True, mutable=["intermediates"])
-  assert inter32["intermediates"]["Conv_0"]["__call__"][0].dtype == jnp.float32
+  assert intermediates(CNN(num_outputs=10))["Conv_0"]["__call__"][0].dtype == jnp.float32
 
 
 def test_registry_builds_from_config_and_rejects_unknown_options():

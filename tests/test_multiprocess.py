@@ -1,9 +1,9 @@
 """Several processes through the launcher (`--distributed`, 127.0.0.1, simulated CPU devices).
 
-Two processes of two devices must train exactly what one process of four does; their
-checkpoints must restore on other topologies; a SIGTERM to one process must stop both
-at the same step with one checkpoint. Each workload adds its `tiny` config to
-MULTI_PROCESS_CONFIGS.
+Two processes of two devices must train exactly what one process of four does, for one
+tiny config of every workload family; the checkpoints of such a run must restore on other
+topologies; a SIGTERM to one process must stop both at the same step with one checkpoint.
+Each workload family adds its `tiny` config to MULTI_PROCESS_CONFIGS.
 """
 import json
 import os
@@ -20,10 +20,21 @@ import pytest
 
 from bigmodel_jax.engine import parallel
 from bigmodel_jax.engine.checkpoints import Checkpointer
-from conftest import REPO
+from conftest import REPO, assert_same_arrays, metric, state_arrays, truncate_to_first_checkpoint
 
-MULTI_PROCESS_CONFIGS = ["cnn_digits"]
-TIMEOUT_S = 240
+# Per family: its tiny config, the logged curve compared, the tolerance on every array of the
+# final train state, and the device counts of one process its first checkpoint moves to.
+MULTI_PROCESS_CONFIGS = [
+    pytest.param("cnn_digits", "train/loss", dict(rtol=2e-4, atol=2e-5), (1, 8), id="supervised"),
+    pytest.param("dcgan_fashion_mnist", "train/d_loss", dict(rtol=2e-4, atol=2e-5), (), id="gan"),
+    pytest.param("vae_fashion_mnist", "train/loss", dict(rtol=2e-4, atol=2e-5), (), id="vae"),
+    # AdamW at lr 1e-2 turns the last-bit differences of near-zero gradients into differences
+    # of ~1e-4 in the final state within 20 steps (measured: 1.1e-4); the losses agree to 2e-4.
+    pytest.param("lm_shakespeare_char", "train/loss", dict(rtol=2e-4, atol=3e-4), (), id="lm"),
+    pytest.param("ppo_cartpole", "train/loss", dict(rtol=2e-4, atol=2e-5), (), id="rl"),
+    pytest.param("kmeans_digits", "train/inertia", dict(rtol=2e-4, atol=2e-5), (), id="kmeans"),
+]
+TIMEOUT_S = 300
 
 
 def _free_port() -> int:
@@ -68,48 +79,30 @@ def _run_single(config, workdir, devices: int, extra=()):
   assert result.returncode == 0, result.stderr[-3000:]
 
 
-def _losses(workdir):
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [r["train/loss"] for r in map(json.loads, f) if "train/loss" in r]
-
-
-def _arrays(workdir, step=None):
-  ckpt = Checkpointer(workdir, keep=10, read_only=True)
-  raw = ckpt.restore_raw(step or ckpt.latest_step())["train_state"]
-  ckpt.close()
-  return [np.asarray(x) for x in jax.tree.leaves(raw)]
-
-
-def _assert_same_arrays(a, b):
-  assert len(a) == len(b)
-  for x, y in zip(a, b, strict=True):
-    np.testing.assert_allclose(x, y, rtol=2e-4, atol=2e-5)
-
-
-@pytest.mark.parametrize("config", MULTI_PROCESS_CONFIGS)
-def test_two_processes_equal_one_and_their_checkpoints_move_between_topologies(tmp_path, config):
+@pytest.mark.slow
+@pytest.mark.parametrize("config, curve, tolerance, moves", MULTI_PROCESS_CONFIGS)
+def test_two_processes_equal_one(tmp_path, config, curve, tolerance, moves):
   single, multi = str(tmp_path / "single"), str(tmp_path / "multi")
   _run_single(config, single, devices=4)
   results = _finish(_start_processes(config, multi, processes=2, devices=2))
   for code, _, err in results:
     assert code == 0, err[-3000:]
-  np.testing.assert_allclose(_losses(single), _losses(multi), rtol=2e-4)
-  _assert_same_arrays(_arrays(single), _arrays(multi))
-  # Only process 0 writes the run's files: one summary, one metrics row per log.
+  assert metric(single, curve) and len(metric(single, curve)) == len(metric(multi, curve))
+  np.testing.assert_allclose(metric(single, curve), metric(multi, curve), rtol=2e-4)
+  assert_same_arrays(state_arrays(single), state_arrays(multi), **tolerance)
+  # Only process 0 writes the run's files: one summary, one metrics row per log, one report.
   assert json.loads(open(os.path.join(multi, "summary.json")).read())["processes"] == 2
-  assert "test metrics" in results[0][1] and "test metrics" not in results[1][1]
-  # The first checkpoint of the 2-process run continues on 1 and on 8 devices of one process.
-  first = Checkpointer(multi, keep=10, read_only=True).all_steps()[0]
-  for devices in (1, 8):
+  assert " metrics at step " in results[0][1] and " metrics at step " not in results[1][1]
+  # The first checkpoint of the 2-process run continues on other devices of one process.
+  for devices in moves:
     moved = str(tmp_path / f"moved_{devices}")
     shutil.copytree(multi, moved)
-    for step in Checkpointer(moved, keep=10, read_only=True).all_steps()[1:]:
-      shutil.rmtree(os.path.join(moved, "checkpoints", str(step)))
-    os.remove(os.path.join(moved, "summary.json"))
+    truncate_to_first_checkpoint(moved)
     _run_single(config, moved, devices=devices)
-    _assert_same_arrays(_arrays(single), _arrays(moved))
+    assert_same_arrays(state_arrays(single), state_arrays(moved), **tolerance)
 
 
+@pytest.mark.slow
 def test_sigterm_to_one_process_stops_both_at_one_step_and_the_command_resumes(tmp_path):
   workdir = str(tmp_path)
   extra = ("--config.train.num_steps=400", "--config.checkpoint.every_steps=20", "--config.train.eval_every_steps=400")
@@ -144,6 +137,7 @@ def test_each_process_reads_its_own_rows_and_together_they_read_the_batch():
     assert len(set(np.concatenate(parts).tolist())) == 24
 
 
+@pytest.mark.slow
 def test_bad_distributed_launches_are_one_line(tmp_path):
   def launch(*args, timeout=120):
     result = subprocess.run(_command("cnn_digits", str(tmp_path), ("--distributed", *args)), cwd=REPO,
@@ -161,10 +155,15 @@ def test_bad_distributed_launches_are_one_line(tmp_path):
   assert "no coordinator answers at" in line and time.time() - start < 90
 
 
-def test_process_rows_split_a_dimension_evenly():
-  assert parallel.process_rows(16) == slice(0, 16)   # One process here: everything.
+def test_process_rows_split_a_dimension_evenly(monkeypatch):
+  assert parallel.process_rows(16) == slice(0, 16)   # One process: everything.
+  monkeypatch.setattr(jax, "process_count", lambda: 4)
+  for index, rows in enumerate([slice(0, 4), slice(4, 8), slice(8, 12), slice(12, 16)]):
+    monkeypatch.setattr(jax, "process_index", lambda index=index: index)
+    assert parallel.process_rows(16) == rows
 
 
+@pytest.mark.slow
 def test_importing_the_launcher_does_not_start_jax():
   """`jax.distributed.initialize` must come before the backend starts, so no module the
   launcher imports (every workload and model, through the registries) may start it."""

@@ -6,10 +6,13 @@ import numpy as np
 import optax
 import pytest
 
+from bigmodel_jax.data.pipeline import SupervisedSpec
 from bigmodel_jax.workloads.supervised import metrics as classification_metrics
+from bigmodel_jax.workloads.supervised import workload as supervised
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.engine.optim import make_optimizer, make_schedule
 from bigmodel_jax.workloads.supervised.workload import per_example_loss, random_crop, random_flip
+from conftest import make_config
 
 
 def _opt_cfg(**kw):
@@ -83,35 +86,65 @@ def test_cross_entropy_and_mse_by_hand():
                                               is_classification=False), [2.5])
 
 
-def test_augmentations_keep_shape_and_content():
-  x = jnp.arange(2 * 4 * 4, dtype=jnp.float32).reshape(2, 4, 4, 1) + 1
+def _asymmetric_images(n: int):
+  """n different 4x4 images, none of them its own mirror image or equal to any shift of another."""
+  return jnp.arange(n * 4 * 4, dtype=jnp.float32).reshape(n, 4, 4, 1) + 1
+
+
+def _crop_offsets(x, cropped, padding: int) -> list:
+  """Per image, the (row, column) offset of the zero-padded window that the crop equals exactly."""
+  padded = np.pad(np.asarray(x), ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  h, w = x.shape[1:3]
+  offsets = []
+  for i in range(len(x)):
+    found = [(r, c) for r in range(2 * padding + 1) for c in range(2 * padding + 1)
+             if np.array_equal(cropped[i], padded[i, r:r + h, c:c + w])]
+    assert len(found) == 1, f"image {i} is no window of its padded image: {cropped[i]}"
+    offsets.append(found[0])
+  return offsets
+
+
+def test_random_crop_takes_a_window_per_image_at_every_offset():
+  x = _asymmetric_images(32)
   cropped = random_crop(x, jax.random.PRNGKey(0), padding=1)
   assert cropped.shape == x.shape
-  # Every crop is a shifted window of the zero-padded image: it equals that window exactly.
-  padded = np.pad(np.asarray(x), ((0, 0), (1, 1), (1, 1), (0, 0)))
-  for i in range(2):
-    windows = [padded[i, r:r + 4, c:c + 4] for r in range(3) for c in range(3)]
-    assert any(np.array_equal(cropped[i], w) for w in windows)
-  # Over many keys the offsets vary, and the centre crop (the image itself) is among them.
-  many = [random_crop(x, jax.random.PRNGKey(k), padding=1)[0] for k in range(20)]
-  assert len({np.asarray(m).tobytes() for m in many}) > 2
+  offsets = _crop_offsets(x, cropped, padding=1)
+  # Each image draws its own offset (32 draws of 9 offsets: all alike has odds 9^-31) ...
+  assert len(set(offsets)) > 1
+  # ... and together, over a few keys, they use all 9 offsets, the centre (the image itself) too.
+  for key in (1, 2, 3):
+    offsets += _crop_offsets(x, random_crop(x, jax.random.PRNGKey(key), padding=1), padding=1)
+  assert set(offsets) == {(r, c) for r in range(3) for c in range(3)}
+
+
+def test_random_flip_mirrors_some_images_of_a_batch_and_keeps_the_others():
+  x = _asymmetric_images(32)
   flipped = random_flip(x, jax.random.PRNGKey(3))
-  for i in range(2):
-    assert np.array_equal(flipped[i], x[i]) or np.array_equal(flipped[i], x[i, :, ::-1])
+  assert flipped.shape == x.shape
+  mirrored = [bool(np.array_equal(flipped[i], x[i, :, ::-1])) for i in range(len(x))]
+  for i, is_mirrored in enumerate(mirrored):
+    assert is_mirrored or np.array_equal(flipped[i], x[i]), i
+  # Each image is flipped with probability 1/2 on its own: some are, some are not (odds 2^-31
+  # that a fair draw gives all one or the other).
+  assert 0 < sum(mirrored) < len(x), mirrored
 
 
 def test_flip_tta_scores_an_image_and_its_mirror_alike():
-  from bigmodel_jax.data.pipeline import SupervisedSpec
-  from bigmodel_jax.workloads.supervised import workload as supervised
-  from conftest import load_config
-  config = load_config("cnn_fashion_mnist", "tiny")
-  with config.unlocked():
-    config.supervised.flip_tta = True
   spec = SupervisedSpec((28, 28, 1), 10, 100, True)
-  state = supervised.init_state(jax.random.PRNGKey(0), {}, config=config, spec=spec)
   x = jax.random.normal(jax.random.PRNGKey(1), (4, 28, 28, 1))
-  batch = {"inputs": x, "targets": jnp.zeros(4, jnp.int32)}
-  mirrored = {"inputs": x[:, :, ::-1], "targets": batch["targets"]}
-  a = supervised.eval_step(state, batch, None, config=config, spec=spec)
-  b = supervised.eval_step(state, mirrored, None, config=config, spec=spec)
-  np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
+  targets = jnp.zeros(4, jnp.int32)
+
+  def losses_of_image_and_mirror(flip_tta: bool):
+    config = make_config("cnn_fashion_mnist", **{"supervised.flip_tta": flip_tta, "model.features": (8, 16),
+                                                  "model.dense_features": 16})
+    state = jax.jit(lambda rng: supervised.init_state(rng, {}, config=config, spec=spec))(jax.random.PRNGKey(0))
+    score = jax.jit(lambda inputs: supervised.eval_step(state, {"inputs": inputs, "targets": targets}, None,
+                                                        config=config, spec=spec)["loss"])
+    return np.asarray(score(x)), np.asarray(score(x[:, :, ::-1]))
+
+  with_tta, mirrored_with_tta = losses_of_image_and_mirror(True)
+  np.testing.assert_allclose(with_tta, mirrored_with_tta, rtol=1e-5)
+  # Without it the (untrained, asymmetric) network scores the two differently: the equality above
+  # is the test-time augmentation's doing.
+  plain, mirrored_plain = losses_of_image_and_mirror(False)
+  assert np.abs(plain - mirrored_plain).max() > 1e-3

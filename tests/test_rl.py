@@ -1,5 +1,4 @@
-"""RL workload: GAE and the PPO loss by hand, then PPO end to end on tiny CartPole configs."""
-import json
+"""RL workload: GAE and the PPO loss by hand, then PPO and REINFORCE end to end on tiny CartPole configs."""
 import os
 
 import jax
@@ -7,52 +6,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jax.experimental.compilation_cache import compilation_cache
-
 from bigmodel_jax.engine import trainer
-from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError
 from bigmodel_jax.workloads.rl import ppo
-from conftest import load_config
+from conftest import assert_same_arrays, make_config, metric, params, stop_and_resume
 
 
-@pytest.fixture(scope="module", autouse=True)
-def compiled_once(tmp_path_factory):
-  """Identical programs (a resumed run, evaluation) are compiled once in this module:
-  a persistent compilation cache, switched off again afterwards."""
-  settings = {"jax_compilation_cache_dir": str(tmp_path_factory.mktemp("xla_cache")),
-              "jax_persistent_cache_min_compile_time_secs": 0.0,
-              "jax_persistent_cache_min_entry_size_bytes": 0}
-  before = {name: getattr(jax.config, name) for name in settings}
-  for name, value in settings.items():
-    jax.config.update(name, value)
-  compilation_cache.reset_cache()
-  yield
-  for name, value in before.items():
-    jax.config.update(name, value)
-  compilation_cache.reset_cache()
-
-
-def _config(name="ppo_cartpole", variant="tiny", **overrides):
+def _config(name="ppo_cartpole", **overrides):
   """A tiny config on one device (compiling for 8 simulated ones takes 3x longer), with overrides."""
-  config = load_config(name, variant)
-  with config.unlocked():
-    for key, value in {"mesh.data": 1, **overrides}.items():
-      section, field = key.split(".")
-      config[section][field] = value
-  return config
-
-
-def _params(workdir):
-  ckpt = Checkpointer(workdir, keep=1, read_only=True)
-  raw = ckpt.restore_raw(ckpt.latest_step())
-  ckpt.close()
-  return [np.asarray(x) for x in jax.tree.leaves(raw["train_state"]["params"])]
-
-
-def _metric(workdir, name):
-  with open(os.path.join(workdir, "metrics.jsonl")) as f:
-    return [r[name] for r in map(json.loads, f) if name in r]
+  return make_config(name, **{"mesh.data": 1, **overrides})
 
 
 def test_gae_by_hand_with_a_truncation_and_a_termination():
@@ -105,26 +67,41 @@ def test_ppo_loss_terms_on_a_fixed_case():
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory):
+def ppo_run(tmp_path_factory):
   """The tiny config trained once: 2 seeds, 16 updates, one device."""
-  workdir = str(tmp_path_factory.mktemp("straight"))
+  workdir = str(tmp_path_factory.mktemp("ppo_run"))
   return workdir, trainer.train_and_evaluate(_config(), workdir)
 
 
-def test_run_writes_returns_curves_and_eval_mode(straight):
-  workdir, summary = straight
+def test_run_writes_returns_curves_and_eval_mode(ppo_run):
+  workdir, summary = ppo_run
   details = summary["test_details"]
   assert len(details["final_return_per_seed"]) == 2 and details["final_return_mean"] > 0
   assert details["env_steps_per_sec"] > 0
   assert os.path.getsize(os.path.join(workdir, "training_curves.png")) > 0
   for name in ("train/episode_return_min", "train/approx_kl", "train/clip_fraction", "train/entropy"):
-    assert len(_metric(workdir, name)) == 4, name
-  first, last = _metric(workdir, "train/episode_return")[::3]
+    assert len(metric(workdir, name)) == 4, name
+  first, last = metric(workdir, "train/episode_return")[::3]
   # A random policy averages ~22; 4096 env steps per agent already learn something.
   assert last > 2 * first and last > 40, (first, last)
   result = trainer.train_and_evaluate(_config(), workdir, mode="eval", options={"num_episodes": 3})
   assert result["episodes"] == 3 and len(result["greedy_return_per_seed"]) == 2
   assert all(r >= 1 for r in result["sampled_return_per_seed"])
+  # Two epochs of two minibatches per rollout: after the first minibatch the policy has moved.
+  assert all(kl > 0 for kl in metric(workdir, "train/approx_kl"))
+
+
+def test_reinforce_takes_one_unclipped_step_per_rollout(tmp_path):
+  summary = trainer.train_and_evaluate(_config("reinforce_cartpole"), str(tmp_path))
+  assert summary["step"] == 4 and len(summary["test_details"]["final_return_per_seed"]) == 2
+  assert all(np.isfinite(summary["test"][key]) and summary["test"][key] >= 1
+             for key in ("greedy_return_mean", "sampled_return_mean"))
+  assert os.path.getsize(tmp_path / "training_curves.png") > 0
+  assert all(np.isfinite(metric(str(tmp_path), "train/loss")))
+  # One gradient step per rollout, taken at the policy that collected it: the ratio to that
+  # policy is exactly 1, so nothing is clipped and the KL estimate is 0 (PPO's is not).
+  assert metric(str(tmp_path), "train/approx_kl") == [0.0, 0.0]
+  assert metric(str(tmp_path), "train/clip_fraction") == [0.0, 0.0]
 
 
 def _after_dispatches(config, workdir, dispatches=2):
@@ -139,49 +116,33 @@ def _after_dispatches(config, workdir, dispatches=2):
   return [np.asarray(x) for x in jax.tree.leaves(state["params"])], state
 
 
-def _checkpointed_params(workdir, step):
-  ckpt = Checkpointer(workdir, keep=3, read_only=True)
-  raw = ckpt.restore_raw(step)
-  ckpt.close()
-  return [np.asarray(x) for x in jax.tree.leaves(raw["train_state"]["params"])]
-
-
-def test_environments_split_over_eight_devices_equal_one_device(straight, tmp_path):
+@pytest.mark.slow
+def test_environments_split_over_eight_devices_equal_one_device(ppo_run, tmp_path):
   config = _config(**{"mesh.data": -1, "mesh.param_sharding": "logical", "mesh.rules": (("env", "data"),)})
   eight, state = _after_dispatches(config, str(tmp_path))
   assert len(state["obs"].sharding.device_set) == 8
   assert state["obs"].addressable_shards[0].data.shape == (2, 1, 4)   # [seeds, envs / 8, obs]
-  for a, b in zip(_checkpointed_params(straight[0], 8), eight, strict=True):
+  for a, b in zip(params(ppo_run[0], step=8), eight, strict=True):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_two_seeds_vmapped_equal_each_run_alone(straight, tmp_path):
-  config = _config(**{"rl.num_seeds": 1})
-  with config.unlocked():
-    config.seed = 1
-  alone, _ = _after_dispatches(config, str(tmp_path))
-  for a, b in zip(_checkpointed_params(straight[0], 8), alone, strict=True):
+@pytest.mark.slow
+def test_two_seeds_vmapped_equal_each_run_alone(ppo_run, tmp_path):
+  alone, _ = _after_dispatches(_config(**{"rl.num_seeds": 1, "seed": 1}), str(tmp_path))
+  for a, b in zip(params(ppo_run[0], step=8), alone, strict=True):
     np.testing.assert_allclose(a[1], b[0], rtol=1e-5, atol=1e-6)
 
 
-def test_stopped_and_resumed_equals_straight(straight, tmp_path):
-  resumed = str(tmp_path / "resumed")
-  config = _config(**{"train.eval_every_steps": 8})
-
-  def stop_half_way(step, state, run, seconds):
-    if step == 8:
-      raise trainer.StopTraining()
-
-  assert trainer.train_and_evaluate(config, resumed, on_eval=stop_half_way)["step"] == 8
-  trainer.train_and_evaluate(config, resumed)
-  for a, b in zip(_params(straight[0]), _params(resumed), strict=True):
-    np.testing.assert_array_equal(a, b)
-  assert _metric(straight[0], "train/loss") == _metric(resumed, "train/loss")
+def test_stopped_and_resumed_equals_straight(ppo_run, tmp_path):
+  stop_and_resume(lambda: _config(**{"train.eval_every_steps": 8}), str(tmp_path), step=8)
+  assert_same_arrays(params(ppo_run[0]), params(str(tmp_path)))
+  assert metric(ppo_run[0], "train/loss") == metric(str(tmp_path), "train/loss")
 
 
-def test_checkpoint_of_another_environment_is_refused(straight):
+@pytest.mark.slow
+def test_checkpoint_of_another_environment_is_refused(ppo_run):
   with pytest.raises(CheckpointError, match="env"):
-    trainer.train_and_evaluate(_config(**{"env.name": "Acrobot-v1"}), straight[0], mode="eval")
+    trainer.train_and_evaluate(_config(**{"env.name": "Acrobot-v1"}), ppo_run[0], mode="eval")
 
 
 @pytest.mark.parametrize("overrides, message", [
