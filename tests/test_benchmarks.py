@@ -128,6 +128,7 @@ END_TO_END = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(END_TO_END))
 def test_benchmark_runs_end_to_end_and_writes_its_numbers(name, tmp_path):
   args, check = END_TO_END[name]
