@@ -1,4 +1,9 @@
-"""Errors that are the user's to fix: the launcher prints them as one line and exits non-zero."""
+"""Errors that are the user's to fix (the launcher prints them as one line and exits 1), and the
+exit statuses of a run stopped by a signal."""
+
+# SIGTERM (a scheduler's preemption or `scancel`) exits 0, so the job does not count as failed and a
+# requeued copy of the same command resumes; Ctrl-C exits 130 as shells expect.
+STOP_EXIT_STATUS = {"SIGTERM": 0, "SIGINT": 130}
 
 
 class UserError(Exception):

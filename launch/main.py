@@ -17,18 +17,34 @@ traceback), 130 stopped by Ctrl-C after saving a checkpoint.
 """
 import logging as std_logging
 import os
+import signal
 import sys
 import traceback
 
-import jax
-from absl import app, flags, logging
-from ml_collections import config_flags
+from bigmodel_jax.errors import STOP_EXIT_STATUS
 
-from bigmodel_jax.engine import distributed
-from bigmodel_jax.engine.trainer import Interrupted, describe_mode, train_and_evaluate
-from bigmodel_jax.errors import UserError
-from bigmodel_jax.workloads import WORKLOADS
-from launch import config_errors, xla_flags
+
+def _stop_during_start_up(signum, frame):
+  del frame
+  name = signal.Signals(signum).name
+  print(f"stopped: {name} during start-up; nothing was written", file=sys.stderr)
+  sys.exit(STOP_EXIT_STATUS[name])
+
+
+if __name__ == "__main__":   # The launcher itself, not a test importing it.
+  # Until the run takes them over: a stop while the libraries load is one line and its exit status.
+  for _signal in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(_signal, _stop_during_start_up)
+
+import jax  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from bigmodel_jax.engine import distributed, host  # noqa: E402
+from bigmodel_jax.engine.trainer import Interrupted, describe_mode, train_and_evaluate  # noqa: E402
+from bigmodel_jax.errors import UserError  # noqa: E402
+from bigmodel_jax.workloads import WORKLOADS  # noqa: E402
+from launch import config_errors, xla_flags  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (path[:variant]).",
                                           lock_config=True)
@@ -142,6 +158,7 @@ def main(argv):
       raise UserError("--coordinator_address / --num_processes / --process_id need --distributed")
   except UserError as e:
     config_errors.fail(str(e))
+  host.stop_on_signals_outside_training()
   # Orbax logs every checkpoint step at INFO, read-only restores at WARNING and the damage
   # it finds in a checkpoint with tracebacks at ERROR, all of which this launcher reports in
   # its own lines; pass --verbosity=0 (or higher) to see them.
@@ -157,7 +174,7 @@ def main(argv):
   try:
     result = train_and_evaluate(config, _WORKDIR.value, _MODE.value, options=_mode_options(),
                                 config_source=_config_source())
-  except Interrupted as e:
+  except (Interrupted, host.StoppedOutsideTraining) as e:
     print(f"stopped: {e}", file=sys.stderr)
     sys.exit(e.exit_status)
   except UserError as e:

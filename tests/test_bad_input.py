@@ -125,7 +125,8 @@ def test_small_idx_files_train_end_to_end(tmp_path):
 
 def test_checkpoint_of_another_model_is_refused_and_kept(digits_run, tmp_path):
   workdir = copy_run(digits_run[0], tmp_path / "run")
-  with pytest.raises(CheckpointError, match="model="):
+  with pytest.raises(CheckpointError, match="was written with model.dense_features=64, this run has "
+                                            "model.dense_features=32"):
     trainer.train_and_evaluate(make_config("cnn_digits", **{"model.dense_features": 32}), workdir)
   assert Checkpointer(workdir, keep=2, read_only=True).all_steps() == [8, 16]
 

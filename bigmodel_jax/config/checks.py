@@ -40,6 +40,10 @@ def int_at_least(low: int) -> Check:
   return Check(f"an integer >= {low}", lambda v: _is_int(v) and v >= low)
 
 
+def int_in(low: int, high: int) -> Check:
+  return Check(f"an integer in [{low}, {high}]", lambda v: _is_int(v) and low <= v <= high)
+
+
 def int_or_minus_one(low: int = 1) -> Check:
   return Check(f"-1 or an integer >= {low}", lambda v: _is_int(v) and (v == -1 or v >= low))
 

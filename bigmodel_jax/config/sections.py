@@ -48,6 +48,7 @@ TRAIN = dict(
     log_every_steps=(100, v.POSITIVE_INT),   # Train metrics (means since the last log) to metrics.jsonl, TensorBoard.
     eval_every_steps=(-1, v.int_or_minus_one()),  # Evaluation splits; -1 = once an epoch (or once at the end).
     progress_bar=(True, v.BOOL),             # tqdm bar with loss and throughput.
+    slow_dispatch_s=(600.0, v.POSITIVE),     # A dispatch (compilation included) running longer is reported.
 )
 
 EVAL = dict(

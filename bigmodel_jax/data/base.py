@@ -27,6 +27,11 @@ class Data:
     """Dicts of host arrays for one evaluation pass; an optional boolean `mask` marks real rows."""
     raise NotImplementedError(f"{type(self).__name__} has no split {split!r}")
 
+  def facts(self) -> dict:
+    """JSON-able facts that give a trained state its meaning (vocabulary, input shape, statistics):
+    a checkpoint restores only onto data with the same facts."""
+    return {}
+
   def steps_per_epoch(self) -> int:
     """Train steps in one pass over the data; 0 where there are no epochs (evaluation with
     `train.eval_every_steps=-1` then happens at the end only)."""

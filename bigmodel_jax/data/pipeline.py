@@ -53,6 +53,11 @@ class SupervisedData(Data):
     """Host batches, unless the train images live on the devices (batches gathered there)."""
     return self.stored_train is None
 
+  def facts(self) -> dict:
+    """Input shape, classes and the normalisation the trained weights expect."""
+    return {"input_shape": list(self.input_shape), "num_outputs": self.num_outputs,
+            "classes": self.class_names, "mean": np.asarray(self.mean).tolist(), "std": np.asarray(self.std).tolist()}
+
   def device_arrays(self) -> dict:
     if self.stored_train is None:
       return {}

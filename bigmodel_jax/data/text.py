@@ -141,6 +141,10 @@ class LMData(Data):
   def device_arrays(self) -> dict:
     return {"tokens": self.train_tokens}
 
+  def facts(self) -> dict:
+    """The vocabulary: which character (or byte) each token id stands for."""
+    return {"tokenizer": self.spec.tokenizer, "vocabulary": list(self.spec.codes)}
+
   def num_eval_windows(self) -> int:
     available = (len(self.val_tokens) - 1) // self.spec.seq_len
     return available if self.eval_windows == -1 else min(available, self.eval_windows)

@@ -66,18 +66,19 @@ class Checkpointer:
     self._manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
 
-  def restore(self, step: int, abstract_state: Any, expected_meta: dict) -> Any:
+  def restore(self, step: int, abstract_state: Any, expected_meta: dict, ignore: tuple = ()) -> Any:
     """Restores `step` onto the shardings of `abstract_state`.
 
-    CheckpointError if it was written for another run (its meta differs, or its arrays'
-    shapes do not fit); UnreadableCheckpoint if its files cannot be read.
+    CheckpointError if it was written for another run (a value of its meta differs, except
+    under the top-level keys in `ignore`, or its arrays' shapes do not fit);
+    UnreadableCheckpoint if its files cannot be read.
     """
-    meta = self.restore_meta(step)
-    for key, want in expected_meta.items():
-      if meta.get(key) != want:
-        raise CheckpointError(
-            f"checkpoint {self.directory}/{step} was written with {key}={meta.get(key)}, "
-            f"this run has {key}={want}; use a fresh --workdir")
+    mismatch = first_meta_difference(self.restore_meta(step), expected_meta, ignore)
+    if mismatch:
+      key, saved, wanted = mismatch
+      key = key.removeprefix("training.")   # Optimizer and EMA keys, named as in the config.
+      raise CheckpointError(f"checkpoint {self.directory}/{step} was written with {key}={_short(saved)}, "
+                            f"this run has {key}={_short(wanted)}; use a fresh --workdir or the same settings")
     _check_shapes(self._saved_shapes(step), abstract_state, f"{self.directory}/{step}")
     try:
       restored = self._manager.restore(step, args=ocp.args.Composite(
@@ -117,6 +118,31 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict) and value:
+      out.update(_flat(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
+
+
+def first_meta_difference(saved: dict, wanted: dict, ignore: tuple = ()):
+  """(dotted key, saved value, wanted value) of the first difference, or None. A key the saved meta
+  lacks (a checkpoint of an older version) is not compared."""
+  saved_flat = _flat({k: v for k, v in saved.items() if k not in ignore})
+  for key, value in _flat({k: v for k, v in wanted.items() if k not in ignore}).items():
+    if key in saved_flat and saved_flat[key] != value:
+      return key, saved_flat[key], value
+  return None
+
+
+def _short(value, limit: int = 80) -> str:
+  text = repr(value)
+  return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def path_name(path) -> str:

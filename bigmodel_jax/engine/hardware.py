@@ -28,3 +28,11 @@ def peak_flops(devices) -> float:
   kind = devices[0].device_kind
   match = max((k for k in PEAK_FLOPS if k.lower() in kind.lower()), key=len, default=None)
   return PEAK_FLOPS[match] * len(devices) if match else 0.0
+
+
+def memory_bytes(device) -> int:
+  """Memory of one device: an accelerator's own (as its runtime reports it), the host's RAM for a CPU."""
+  stats = device.memory_stats() if device.platform != "cpu" else None
+  if stats and stats.get("bytes_limit"):
+    return int(stats["bytes_limit"])
+  return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

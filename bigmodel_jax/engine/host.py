@@ -1,17 +1,42 @@
-"""Host-side helpers of the loop: stop signals (agreed across processes) and a prefetching thread."""
+"""Host-side helpers of the loop: stop signals (agreed across processes), a watchdog that reports
+a dispatch that runs long, and a prefetching thread."""
+import contextlib
 import queue
 import signal
+import sys
 import threading
+import time
 from typing import Optional
 
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-# Exit status of a run stopped by a signal after saving a checkpoint of its step.
-# SIGTERM (a scheduler's preemption or `scancel`) exits 0, so the job does not count as
-# failed and a requeued copy of the same command resumes; Ctrl-C exits 130 as shells expect.
-STOP_EXIT_STATUS = {"SIGTERM": 0, "SIGINT": 130}
+from bigmodel_jax.errors import STOP_EXIT_STATUS
+
+
+
+class StoppedOutsideTraining(Exception):
+  """SIGTERM / Ctrl-C while no train step was running (start-up, a mode, the final report)."""
+
+  def __init__(self, signal_name: str):
+    super().__init__(f"{signal_name}: stopped outside the train loop; every checkpoint written so far is "
+                     f"kept; rerun the same command to continue")
+    self.exit_status = STOP_EXIT_STATUS[signal_name]
+
+
+def _raise_stopped(signum, frame):
+  del frame
+  raise StoppedOutsideTraining(signal.Signals(signum).name)
+
+
+def stop_on_signals_outside_training() -> None:
+  """From now on SIGTERM and Ctrl-C end the process through StoppedOutsideTraining (so the
+  launcher exits with the documented status in one line); the train loop takes them over while it
+  runs (`StopSignals`). One process only: with several, SIGTERM belongs to JAX's preemption sync."""
+  if threading.current_thread() is threading.main_thread() and jax.process_count() == 1:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      signal.signal(sig, _raise_stopped)
 
 
 class StopSignals:
@@ -57,6 +82,48 @@ class StopSignals:
   def __exit__(self, *exc):
     for sig, handler in self._previous.items():
       signal.signal(sig, handler)
+
+
+class Watchdog:
+  """Reports, once per wait, the host waiting longer than `limit_s` on the devices (a compilation,
+  or steps that run long). Nothing is interrupted: a stop signal takes effect when the wait ends.
+
+    with watchdog.waiting("steps 1-300 to finish"):
+      jax.device_get(...)
+  """
+
+  def __init__(self, limit_s: float):
+    self.limit_s = limit_s
+    self._lock, self._wait, self._stop = threading.Lock(), None, threading.Event()
+    self.reported = []   # (what, seconds) of every wait reported.
+
+  def __enter__(self):
+    threading.Thread(target=self._watch, daemon=True).start()
+    return self
+
+  def __exit__(self, *exc):
+    self._stop.set()
+
+  @contextlib.contextmanager
+  def waiting(self, what: str):
+    with self._lock:
+      self._wait = [what, time.monotonic(), False]
+    try:
+      yield
+    finally:
+      with self._lock:
+        self._wait = None
+
+  def _watch(self) -> None:
+    while not self._stop.wait(min(1.0, self.limit_s / 4)):
+      with self._lock:
+        if self._wait is None or self._wait[2] or time.monotonic() - self._wait[1] < self.limit_s:
+          continue
+        self._wait[2] = True
+        what, seconds = self._wait[0], time.monotonic() - self._wait[1]
+      self.reported.append((what, seconds))
+      print(f"warning: waited {seconds:.0f} s for {what} (train.slow_dispatch_s={self.limit_s:g}); still "
+            f"waiting; a stop signal takes effect when it ends", file=sys.stderr, flush=True)
 
 
 def prefetch(iterator, size: int = 2):

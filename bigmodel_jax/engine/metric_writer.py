@@ -5,17 +5,16 @@ import os
 import jax
 import numpy as np
 
+from bigmodel_jax.engine import files
+
 METRICS_FILE = "metrics.jsonl"
 
 
 def _truncate_after(path: str, step: int) -> None:
-  """Drops lines logged after `step`: a resumed run rewrites them from the checkpoint on."""
-  if not os.path.exists(path):
-    return
-  with open(path) as f:
-    kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
-  with open(path, "w") as f:
-    f.writelines(kept)
+  """Drops rows logged after `step` (a resumed run logs them again from its checkpoint on) and a
+  last row cut short by a crash; the file is replaced in one step, so no row is ever lost twice."""
+  if os.path.exists(path):
+    files.write_lines(path, [json.dumps(r) + "\n" for r in files.read_jsonl(path) if r["step"] <= step])
 
 
 class MetricWriter:
@@ -52,11 +51,7 @@ class MetricWriter:
 
 
 def read_metrics(workdir: str) -> list[dict]:
-  path = os.path.join(workdir, METRICS_FILE)
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  return files.read_jsonl(os.path.join(workdir, METRICS_FILE))
 
 
 def metric_series(history: list[dict], key: str) -> tuple[list[int], list[float]]:

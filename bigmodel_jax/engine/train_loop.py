@@ -116,8 +116,8 @@ class MetricWindow:
   still caught, and named by its step, before any checkpoint is written after it.
   """
 
-  def __init__(self, guarded: tuple, last_good: Optional[int]):
-    self.guarded = guarded
+  def __init__(self, guarded: tuple, last_good: Optional[int], watchdog: Optional[host.Watchdog] = None):
+    self.guarded, self.watchdog = guarded, watchdog
     self.pending = []   # (first step, device metrics [K, ...]) not yet read.
     self.rows = []      # Host metrics since the last log.
     self.steps = []     # First step of each row.
@@ -127,7 +127,13 @@ class MetricWindow:
     self.pending.append((first_step, device_metrics))
 
   def drain(self) -> None:
-    fetched = jax.device_get(self.pending)
+    if not self.pending:
+      return
+    if self.watchdog is None:
+      fetched = jax.device_get(self.pending)
+    else:
+      with self.watchdog.waiting(f"the devices to finish the steps from {self.pending[0][0] + 1} on"):
+        fetched = jax.device_get(self.pending)
     self.pending = []
     for first_step, metrics in fetched:
       self.steps.append(first_step)
@@ -184,10 +190,31 @@ def _stacked_host_batches(data, start: int, stop: int, k: int, rows: Optional[sl
     yield group[0] if k == 1 else {name: np.stack([b[name] for b in group]) for name in group[0]}
 
 
+@jax.jit
+def _finite_leaves(tree) -> list:
+  """Per floating-point leaf: whether every element is finite (other leaves count as finite)."""
+  return [jnp.all(jnp.isfinite(x)) if jnp.issubdtype(x.dtype, jnp.inexact) else jnp.asarray(True)
+          for x in jax.tree.leaves(tree)]
+
+
+def check_state_finite(state, step: int, last_good: Optional[int]) -> None:
+  """TrainingDiverged naming the first array of `state` that holds a NaN or infinity: a finite loss
+  can come with parameters the same step's update broke, and those must never be checkpointed."""
+  flags = jax.device_get(_finite_leaves(state))
+  if all(flags):
+    return
+  paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(state)[0]]
+  bad = paths[flags.index(False)]
+  raise TrainingDiverged(f"the state after step {step} has NaN or infinite values in {bad}; stopped. "
+                         f"Last good checkpoint: {'step ' + str(last_good) if last_good is not None else 'none'}")
+
+
 def save_checkpoint(run, window: MetricWindow, step: int, item) -> None:
-  window.drain()  # Never save a state whose guarded metrics were not checked.
+  """Saves `item` at `step` once its guarded metrics and every array of its state were checked finite."""
+  window.drain()
   if run.checkpointer.latest_step() != step:
-    run.checkpointer.save(step, item, run.workload.checkpoint_meta(run.config))
+    check_state_finite(item["train_state"], step, window.last_good)
+    run.checkpointer.save(step, item, run.checkpoint_meta)
   window.last_good = step
 
 
@@ -223,7 +250,8 @@ def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional
   every step of a dispatch is logged.
   """
   cfg, k = run.config, run.config.train.steps_per_dispatch
-  window = MetricWindow(run.workload.guarded_metrics, run.checkpointer.latest_step())
+  watchdog = host.Watchdog(cfg.train.slow_dispatch_s)
+  window = MetricWindow(run.workload.guarded_metrics, run.checkpointer.latest_step(), watchdog)
   uses_host_batches = run.data.host_batches
   rows = own_rows(run) if uses_host_batches else None
   batches = host.prefetch(_stacked_host_batches(run.data, start_step, run.num_steps, k, rows)) \
@@ -234,13 +262,14 @@ def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional
   step_on_device = jax.device_put(jnp.asarray(start_step, jnp.int32), parallel.replicated(run.mesh))
   done, train_fn, timings = start_step, None, {} if timings is None else timings
   item = lambda: {"train_state": state, "rng": train_rng}
-  with host.StopSignals() as signals:
+  with host.StopSignals() as signals, watchdog:
     for first in range(start_step, run.num_steps, k):
       batch = parallel.shard_batch(next(batches), run.mesh, run.batch_placement, local=rows is not None) \
           if uses_host_batches else {}
       if train_fn is None:   # Compiled ahead of the first call, so its time is known apart.
         compile_start = time.perf_counter()
-        train_fn = run.train_fn.lower(state, batch, run.device_data, train_rng, step_on_device).compile()
+        with watchdog.waiting("the train step to compile"):
+          train_fn = run.train_fn.lower(state, batch, run.device_data, train_rng, step_on_device).compile()
         timings["compile_time_s"] = time.perf_counter() - compile_start
       state, metrics, step_on_device = train_fn(state, batch, run.device_data, train_rng, step_on_device)
       done = first + k

@@ -17,12 +17,12 @@ from typing import Any, Callable, Optional
 import jax
 
 from bigmodel_jax.config.validate import check_config, check_mode_options
-from bigmodel_jax.engine import evaluation, parallel, train_loop
+from bigmodel_jax.engine import evaluation, files, parallel, train_loop
 from bigmodel_jax.engine.checkpoints import Checkpointer, UnreadableCheckpoint, abstract_like, load_matching_arrays
 from bigmodel_jax.engine.metric_writer import MetricWriter
 from bigmodel_jax.errors import CheckpointError, ConfigError, UserError
 from bigmodel_jax.workloads import get_workload
-from bigmodel_jax.workloads.base import Data, Workload
+from bigmodel_jax.workloads.base import Data, Workload, checkpoint_meta
 
 # Re-exported: what callers of the trainer use.
 StopTraining = train_loop.StopTraining
@@ -50,6 +50,8 @@ class Run:
   checkpointer: Checkpointer
   config_source: str = ""
   timings: dict = dataclasses.field(default_factory=dict)   # Filled by training; `report` may read them.
+  # What a checkpoint of this run must agree with (workloads.base.checkpoint_meta).
+  checkpoint_meta: dict = dataclasses.field(default_factory=dict)
   # What a workload computes once per run and reuses (jitted sampling functions, real-data features).
   cache: dict = dataclasses.field(default_factory=dict)
 
@@ -59,9 +61,15 @@ class Run:
     return jax.process_index() == 0
 
 
-def prepare_workdir(workdir: str) -> str:
+def check_workdir(workdir: str, read_only: bool) -> None:
+  """Before anything is built: a file is no workdir, and reading (eval, modes) needs one that exists."""
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise UserError(f"--workdir={workdir} is a file, not a directory")
+  if read_only and not os.path.isdir(workdir):
+    raise UserError(f"--workdir={workdir} does not exist; train into it first")
+
+
+def prepare_workdir(workdir: str) -> str:
   os.makedirs(workdir, exist_ok=True)
   return workdir
 
@@ -106,10 +114,14 @@ def _create_state(workload, config, spec, mesh, device_data):
 
 
 def build_run(config, workdir: str, *, read_only: bool = False, config_source: str = "") -> tuple[Run, Any]:
-  """Builds the run and returns it with its initial (sharded, unrestored) state."""
+  """Builds the run and returns it with its initial (sharded, unrestored) state.
+
+  Everything that can refuse the run (config, mesh, data, model shapes) runs before the
+  workdir is created or touched.
+  """
   workload = get_workload(config.workload)
   check_config(config, workload)
-  workdir = prepare_workdir(workdir)
+  check_workdir(workdir, read_only)
   mesh = parallel.make_mesh(config.mesh)
   if "train.batch_size" not in workload.unused_keys:
     parallel.check_batch_divisible(config.train.batch_size, mesh)
@@ -122,13 +134,15 @@ def build_run(config, workdir: str, *, read_only: bool = False, config_source: s
     device_data, data_shardings = _place_device_data(workload, config, data, mesh)
     state, shardings = _create_state(workload, config, spec, mesh, device_data)
   placement = _batch_placement(config, data)
+  workdir = workdir if read_only else prepare_workdir(workdir)
   checkpointer = Checkpointer(workdir, keep=config.checkpoint.keep, async_save=config.checkpoint.async_save,
                               read_only=read_only)
   run = Run(config, workdir, workload, mesh, data, device_data, num_steps,
             _eval_interval(config, data, num_steps), shardings, placement,
             train_loop.make_train_fn(workload, config, spec, mesh, shardings, placement, data_shardings,
                                      data.host_batches),
-            evaluation.make_eval_fn(workload, config, spec, mesh, shardings), checkpointer, config_source)
+            evaluation.make_eval_fn(workload, config, spec, mesh, shardings), checkpointer, config_source,
+            checkpoint_meta=checkpoint_meta(config, workload, data))
   return run, state
 
 
@@ -153,10 +167,10 @@ def _restore_newest_readable(run: Run, abstract_target) -> tuple[Any, int]:
   is; training moves it (files untouched) to checkpoints_unreadable/ so it can write that
   step again. A checkpoint of another model is an error, not something to skip.
   """
-  meta = run.workload.checkpoint_meta(run.config)
+  ignore = ("training",) if run.checkpointer.read_only else ()   # Evaluating needs no optimizer.
   for step in reversed(run.checkpointer.all_steps()):
     try:
-      return run.checkpointer.restore(step, abstract_target, meta), step
+      return run.checkpointer.restore(step, abstract_target, run.checkpoint_meta, ignore), step
     except UnreadableCheckpoint as e:
       note = ""
       if not run.checkpointer.read_only:
@@ -180,14 +194,17 @@ def _read_summary(workdir: str) -> Optional[dict]:
   path = os.path.join(workdir, SUMMARY_FILE)
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except ValueError:   # Not written by this version (it writes atomically): treat the run as unfinished.
+    print(f"warning: {path} is not JSON; it will be written again", file=sys.stderr)
+    return None
 
 
 def _write_summary(run: Run, name: str, summary: dict) -> None:
   if run.is_writer:
-    with open(os.path.join(run.workdir, name), "w") as f:
-      json.dump(summary, f, indent=2, default=str)
+    files.write_json(os.path.join(run.workdir, name), summary, indent=2, default=str)
 
 
 def _train(run: Run, state, on_eval, start: float) -> dict:

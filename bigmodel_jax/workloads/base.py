@@ -60,11 +60,22 @@ def examples_per_step(config, spec) -> tuple[str, int]:
   return "examples", config.train.batch_size
 
 
-def default_checkpoint_meta(config) -> dict:
-  """What a checkpoint must agree with to be restored: the workload and, if any, the model."""
-  meta = {"workload": config.workload}
+def no_extra_meta(config) -> dict:
+  del config
+  return {}
+
+
+def checkpoint_meta(config, workload: "Workload", data: Data) -> dict:
+  """What a checkpoint must agree with to be restored, beyond its array shapes: the workload,
+  the model, what the data gives the arrays meaning by (vocabulary, environment spaces,
+  features, input shape, normalisation), the workload's own keys and, under "training", the
+  optimizers and the EMA (not needed to evaluate or sample)."""
+  meta = {"workload": config.workload, "data": data.facts(), **workload.checkpoint_meta(config)}
   if "model" in config:
     meta["model"] = config.model.to_dict()
+  optimizers = {name: config[name].to_dict() for name, declaration in workload.sections.items()
+                if set(declaration) == set(shared_sections.OPTIMIZER)}
+  meta["training"] = {**optimizers, "train.ema_decay": config.train.ema_decay}
   return as_json(meta)
 
 
@@ -96,8 +107,9 @@ class Workload:
   curve_metrics: tuple = ()
   # (config, spec) -> (unit, units per train step), logged as train/<unit>_per_sec.
   throughput: Callable[..., tuple] = examples_per_step
-  # (config) -> what a checkpoint must match to be restored (beyond its array shapes).
-  checkpoint_meta: Callable[[Any], dict] = default_checkpoint_meta
+  # (config) -> the workload's own config values a checkpoint must match (`checkpoint_meta` above adds
+  # the model, the data's facts, the optimizers and the EMA).
+  checkpoint_meta: Callable[[Any], dict] = no_extra_meta
   # State paths `init_from` fills from another run (arrays matched by path and shape); () = refused.
   transfer_fields: tuple = ("params",)
   # (config, mesh) -> PartitionSpec, or dict of them, of device_arrays (None = replicated).

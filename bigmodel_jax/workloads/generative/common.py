@@ -6,6 +6,7 @@ A workload passes its `generate(state, z, *, config, spec, ema) -> images in [-1
 """
 import functools
 import os
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -149,18 +150,42 @@ def report(run, state, outputs, *, generate, init_state) -> Report:
       "fd_gap_closed": scores["fd_gap_closed"], "class_score": scores["class_score"]["trained"]})
 
 
+# The PNG of --mode=sample shows at most this many of the images (all of them are in the .npy).
+SAMPLE_GRID_MAX = 1024
+SAMPLE_BATCH = 500
+
+
+def _check_disk_room(path: str, needed: int, n: int) -> None:
+  free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+  if needed > free:
+    raise ConfigError(f"--num_samples={n} needs {needed / 2**30:.1f} GiB for {os.path.basename(path)} but "
+                      f"{free / 2**30:.1f} GiB are free; at most {n * free // needed} fit")
+
+
 def sample_mode(run, state, options, *, generate) -> dict:
-  """--mode=sample --num_samples=N: N images from the latest checkpoint as samples_<N>.png and .npy (uint8)."""
-  n = options["num_samples"]
-  key = jax.random.fold_in(jax.random.PRNGKey(run.config.seed), 4)
-  z = jax.random.normal(key, (n, run.config.model.latent_size), jnp.float32)
-  images = np.round(to_unit(generate_images(run, state, z, generate)) * 255).astype(np.uint8)
+  """--mode=sample --num_samples=N: N images from the latest checkpoint, generated and written to
+  samples_<N>.npy (uint8) batch by batch, so N is bounded by the disk, not the memory (refused up
+  front when it does not fit); the first SAMPLE_GRID_MAX are drawn in samples_<N>.png. Image i is the
+  same for every N."""
+  n, spec = options["num_samples"], run.data.spec
   png = os.path.join(run.workdir, f"samples_{n}.png")
   npy = os.path.join(run.workdir, f"samples_{n}.npy")
-  if run.is_writer:
-    plots.save_image_grid(images.astype(np.float32) / 255, png, int(np.ceil(np.sqrt(n))))
-    np.save(npy, images)
-  return {"num_samples": n, "png": png, "npy": npy, "shape": list(images.shape)}
+  shape = (n,) + tuple(spec.input_shape)
+  _check_disk_room(npy, int(np.prod(shape)), n)
+  key = jax.random.fold_in(jax.random.PRNGKey(run.config.seed), 4)
+  out = np.lib.format.open_memmap(npy, mode="w+", dtype=np.uint8, shape=shape) if run.is_writer else None
+  for start in range(0, n, SAMPLE_BATCH):
+    rows = min(SAMPLE_BATCH, n - start)
+    # Whole batches of latents, so image i is the same whatever N is.
+    z = jax.random.normal(jax.random.fold_in(key, start // SAMPLE_BATCH), (SAMPLE_BATCH, run.config.model.latent_size))[:rows]
+    images = np.round(to_unit(generate_images(run, state, z, generate)) * 255).astype(np.uint8)
+    if out is not None:
+      out[start:start + rows] = images
+  if out is not None:
+    out.flush()
+    shown = np.asarray(out[:SAMPLE_GRID_MAX], np.float32) / 255
+    plots.save_image_grid(shown, png, int(np.ceil(np.sqrt(len(shown)))))
+  return {"num_samples": n, "png": png, "npy": npy, "shape": list(shape)}
 
 
 def modes(generate) -> dict:

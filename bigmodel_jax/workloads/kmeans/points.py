@@ -39,6 +39,11 @@ class PointsData(Data):
   spec: PointsSpec
   class_names: Optional[list] = None
 
+  def facts(self) -> dict:
+    """The features the centroids live in."""
+    return {"num_features": self.spec.num_features,
+            "image_shape": list(self.spec.image_shape) if self.spec.image_shape else None}
+
   def device_arrays(self) -> dict:
     x = self.splits["train"][0]
     pad = self.spec.padded_points - len(x)
@@ -65,6 +70,25 @@ def as_points(images: np.ndarray) -> np.ndarray:
   """N x ... images or features -> N x D float32 rows; uint8 pixels scaled to [0, 1]."""
   x = images.reshape(len(images), int(np.prod(images.shape[1:])))
   return x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
+
+
+def open_npy_rows(path: str, what: str) -> np.ndarray:
+  """A .npy file of N points (N x D) or N images (N x H x W [x C]), memory-mapped, not read yet.
+
+  A 0-d or 1-d array is refused: N scalars and one D-dimensional point look the same.
+  """
+  if not os.path.isfile(path):
+    raise DataError(f"{what}={path!r}: no such file (a .npy array of points or images)")
+  try:
+    x = np.load(path, mmap_mode="r", allow_pickle=False)
+  except (ValueError, OSError, EOFError) as e:
+    raise DataError(f"{what}={path!r} is not a readable .npy array: {e}") from e
+  if x.ndim < 2:
+    raise DataError(f"{what}={path!r} has shape {x.shape}; expected N x D points or N images: reshape "
+                    f"N values to (N, 1), one point to (1, D)")
+  if not (np.issubdtype(x.dtype, np.number) and not np.issubdtype(x.dtype, np.complexfloating)):
+    raise DataError(f"{what}={path!r} holds {x.dtype} values; expected real numbers")
+  return x
 
 
 def check_points(x: np.ndarray, what: str) -> None:
@@ -96,12 +120,7 @@ def blobs_splits(cfg):
 
 def npy_splits(cfg):
   """A .npy file of rows (or images) in cfg.path; no labels, no test split of its own."""
-  if not os.path.isfile(cfg.path):
-    raise DataError(f"data.path={cfg.path!r}: no such file (a .npy array of points)")
-  try:
-    x = as_points(np.load(cfg.path))
-  except (ValueError, OSError) as e:
-    raise DataError(f"data.path={cfg.path!r} is not a readable .npy array: {e}") from e
+  x = as_points(np.asarray(open_npy_rows(cfg.path, "data.path")))
   return {"train": (x, None), "test": (x, None)}, None, None
 
 
@@ -155,16 +174,19 @@ def load_points(config, mesh) -> PointsData:
   return PointsData(splits, spec, class_names)
 
 
-def read_input_points(path: str, num_features: int) -> np.ndarray:
-  """Rows of a --input .npy file, checked against the fitted centroids' feature size."""
-  if not os.path.isfile(path):
-    raise DataError(f"--input={path}: no such file (a .npy array of points or images)")
-  try:
-    x = as_points(np.load(path))
-  except (ValueError, OSError) as e:
-    raise DataError(f"--input={path} is not a readable .npy array: {e}") from e
-  if x.shape[1] != num_features:
-    raise DataError(f"--input={path}: {x.shape[1]} features per row, but the centroids have {num_features}")
-  check_points(x, f"--input={path}")
-  return x
+def input_batches(path: str, num_features: int, batch_size: int) -> tuple[int, Iterator[dict]]:
+  """(rows, batches) of a --input .npy file read batch by batch from a memory map, so an input
+  larger than memory streams; its feature size and values are checked before any batch is made."""
+  x = open_npy_rows(path, "--input")
+  features = int(np.prod(x.shape[1:]))
+  if features != num_features:
+    raise DataError(f"--input={path}: {features} features per row, but the centroids have {num_features}")
+  if len(x) == 0:
+    raise DataError(f"--input={path} is empty (shape {x.shape})")
+  for start in range(0, len(x), batch_size):   # One pass to check, before anything is written.
+    check_points(as_points(np.asarray(x[start:start + batch_size])), f"--input={path} rows {start}+")
 
+  def batches():
+    for start in range(0, len(x), batch_size):
+      yield from point_batches(as_points(np.asarray(x[start:start + batch_size])), batch_size)
+  return len(x), batches()

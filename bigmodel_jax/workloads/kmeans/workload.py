@@ -18,7 +18,7 @@ from jax.sharding import PartitionSpec as P
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.config import sections
 from bigmodel_jax.engine.parallel import DATA_AXIS
-from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, default_checkpoint_meta, with_common
+from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, with_common
 from bigmodel_jax.workloads.kmeans import ops as km
 from bigmodel_jax.workloads.kmeans import plots as kmeans_plots
 from bigmodel_jax.workloads.kmeans import points
@@ -188,41 +188,61 @@ def report(run, state, outputs) -> Report:
   return Report(details=details, summary=summary)
 
 
-def _mode_points(run, options) -> tuple[np.ndarray, str]:
+def _mode_batches(run, options) -> tuple[int, object, str]:
+  """(rows, batches, what they are) of --input, or of the test split by default."""
+  size = run.config.eval.batch_size
   if options["input"]:
-    return points.read_input_points(options["input"], run.data.spec.num_features), options["input"]
-  return run.data.splits["test"][0], "the test split"
+    rows, batches = points.input_batches(options["input"], run.data.spec.num_features, size)
+    return rows, batches, options["input"]
+  x = run.data.splits["test"][0]
+  return len(x), points.point_batches(x, size), "the test split"
 
 
-def _assign_all(run, state, x):
-  """Per-row (nearest centroid, squared distances to every centroid) of the best restart."""
+def _distances_by_batch(run, state, batches):
+  """Squared distances of every real row to every centroid of the best restart, batch by batch."""
   best = int(np.argmin(jax.device_get(state["inertia"])))
   centroids = jax.device_get(state["centroids"])[best]
   fn = jax.jit(lambda c, xb: km.squared_distances(xb, jnp.sum(xb * xb, axis=1), c))
-  d2 = np.concatenate([np.asarray(fn(centroids, b["points"]))[b["mask"]]
-                       for b in points.point_batches(x, run.config.eval.batch_size)])
-  return np.argmin(d2, axis=1), d2
+  for batch in batches:
+    yield np.asarray(fn(centroids, batch["points"]))[batch["mask"]]
+
+
+def _write_rows(run, name: str, rows: int, columns: tuple, dtype, chunks) -> str:
+  """Streams `chunks` (row blocks) into <workdir>/<name> as one .npy without holding it all."""
+  path = os.path.join(run.workdir, name)
+  out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(rows,) + columns) if run.is_writer else None
+  start = 0
+  for chunk in chunks:
+    if out is not None:
+      out[start:start + len(chunk)] = chunk
+    start += len(chunk)
+  if out is not None:
+    out.flush()
+  return path
 
 
 def predict(run, state, options) -> dict:
   """Nearest centroid of every row of --input (default the test split) -> predictions.npy."""
-  x, source = _mode_points(run, options)
-  labels, _ = _assign_all(run, state, x)
-  if run.is_writer:
-    np.save(os.path.join(run.workdir, "predictions.npy"), labels)
-  counts = np.bincount(labels, minlength=run.data.spec.num_clusters)
-  return {"input": source, "rows": len(labels), "cluster_sizes": counts.tolist(),
-          "output": os.path.join(run.workdir, "predictions.npy")}
+  rows, batches, source = _mode_batches(run, options)
+  k = run.data.spec.num_clusters
+  counts = np.zeros(k, np.int64)
+
+  def labels():
+    for d2 in _distances_by_batch(run, state, batches):
+      chunk = np.argmin(d2, axis=1)
+      counts[:] += np.bincount(chunk, minlength=k)
+      yield chunk
+  path = _write_rows(run, "predictions.npy", rows, (), np.int64, labels())
+  return {"input": source, "rows": rows, "cluster_sizes": counts.tolist(), "output": path}
 
 
 def transform(run, state, options) -> dict:
   """Distances of every row of --input (default the test split) to the centroids -> transform.npy."""
-  x, source = _mode_points(run, options)
-  _, d2 = _assign_all(run, state, x)
-  features = np.sqrt(d2).astype(np.float32)
-  if run.is_writer:
-    np.save(os.path.join(run.workdir, "transform.npy"), features)
-  return {"input": source, "shape": list(features.shape), "output": os.path.join(run.workdir, "transform.npy")}
+  rows, batches, source = _mode_batches(run, options)
+  k = run.data.spec.num_clusters
+  distances = (np.sqrt(d2).astype(np.float32) for d2 in _distances_by_batch(run, state, batches))
+  path = _write_rows(run, "transform.npy", rows, (k,), np.float32, distances)
+  return {"input": source, "shape": [rows, k], "output": path}
 
 
 def throughput(config, spec) -> tuple:
@@ -235,9 +255,7 @@ def data_layout(config, mesh) -> dict:
 
 
 def checkpoint_meta(config) -> dict:
-  meta = default_checkpoint_meta(config)
-  meta["kmeans"] = {k: config.kmeans[k] for k in ("num_clusters", "n_init")}
-  return meta
+  return {f"kmeans.{k}": config.kmeans[k] for k in ("num_clusters", "n_init")}
 
 
 INPUT_FLAG = {"input": ModeFlag(str, "a .npy file of points or images (default: the test split)", v.STRING,

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bigmodel_jax.data import text
-from bigmodel_jax.engine import parallel
+from bigmodel_jax.engine import hardware, parallel
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models import build_model
 
@@ -73,6 +73,30 @@ def make_generate(model, temperature: float, top_k: int, top_p: float, cached: b
   return jax.jit(generate_cached if cached and model.SUPPORTS_CACHE else generate_uncached)
 
 
+# A model without a cache recomputes the whole sequence for every new token (quadratic time).
+UNCACHED_MAX_TOKENS = 4096
+# The sampling state (KV cache, token buffer) may use at most this share of a device's memory.
+MEMORY_SHARE = 0.5
+
+
+def check_sampling_fits(model, num_samples: int, total: int, cached: bool) -> None:
+  """ConfigError, before anything runs, when num_samples x total tokens cannot be sampled: more
+  than an uncached model recomputes in reasonable time, or a KV cache larger than the memory allows."""
+  if not cached and total > UNCACHED_MAX_TOKENS:
+    raise ConfigError(f"prompt + --num_tokens = {total} tokens; model {type(model).__name__} recomputes the "
+                      f"whole sequence for every token, so at most {UNCACHED_MAX_TOKENS} are allowed")
+  per_row = 4 * total   # The int32 token buffer.
+  if cached:
+    shapes = jax.eval_shape(lambda: model.init({"params": jax.random.PRNGKey(0)}, jnp.zeros((1, total), jnp.int32),
+                                               train=False, decode=True))["cache"]
+    per_row += sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(shapes))
+  budget = MEMORY_SHARE * hardware.memory_bytes(jax.devices()[0])
+  if per_row * num_samples > budget:
+    raise ConfigError(f"--num_samples={num_samples} x {total} tokens need {per_row * num_samples / 2**30:.1f} GiB "
+                      f"for the sampling state; {budget / 2**30:.1f} GiB are allowed: at most "
+                      f"{max(int(budget // per_row), 0)} samples of this length")
+
+
 def generate_text(run, state, prompt: str, num_tokens: int, num_samples: int = 1, seed_offset: int = 0):
   """(list of generated texts, tokens per second) from the run's model, vocabulary and sampling keys."""
   config, spec = run.config, run.data.spec
@@ -85,15 +109,16 @@ def generate_text(run, state, prompt: str, num_tokens: int, num_samples: int = 1
   if config.model.name == "transformer" and config.model.positions == "learned" and total > config.model.max_len:
     raise ConfigError(f"prompt ({len(prompt_ids)}) + --num_tokens ({num_tokens}) = {total} tokens exceeds the "
                       f"learned positions' limit model.max_len={config.model.max_len}")
+  lm = config.lm
+  check_sampling_fits(model, num_samples, total, bool(lm.cache and model.SUPPORTS_CACHE))
   buffer = np.zeros((num_samples, total), np.int32)
   buffer[:, :len(prompt_ids)] = prompt_ids
-  lm = config.lm
   generate = make_generate(model, lm.temperature, lm.top_k, lm.top_p, lm.cache)
   rng = jax.random.fold_in(jax.random.PRNGKey(config.seed), 3 + seed_offset)
   rules = [(n, a) for n, a in parallel.logical_rules(config.mesh) if n != "batch"]  # A few rows only.
   with nn.logical_axis_rules(rules):
-    generate(state.params, buffer, len(prompt_ids), rng).block_until_ready()   # Compile.
+    compiled = generate.lower(state.params, buffer, len(prompt_ids), rng).compile()   # Timed apart.
     start = time.perf_counter()
-    out = np.asarray(jax.device_get(generate(state.params, buffer, len(prompt_ids), rng)))
+    out = np.asarray(jax.device_get(compiled(state.params, buffer, len(prompt_ids), rng)))
   rate = num_samples * (total - 1) / max(time.perf_counter() - start, 1e-9)
   return [tokenizer.decode(row) for row in out], rate

@@ -167,8 +167,9 @@ def sample_mode(run, state, options) -> dict:
 
 SAMPLE_FLAGS = {
     "prompt": ModeFlag(str, "text to continue", v.STRING, default_key="lm.prompt"),
-    "num_tokens": ModeFlag(int, "tokens to generate after the prompt", v.POSITIVE_INT, default_key="lm.num_tokens"),
-    "num_samples": ModeFlag(int, "continuations to draw", v.POSITIVE_INT, default=1),
+    "num_tokens": ModeFlag(int, "tokens to generate after the prompt", v.int_in(1, 1_000_000),
+                           default_key="lm.num_tokens"),
+    "num_samples": ModeFlag(int, "continuations to draw", v.int_in(1, 10_000), default=1),
 }
 
 

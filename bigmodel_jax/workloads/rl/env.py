@@ -53,6 +53,12 @@ class EpisodeData(Data):
   def __init__(self, spec: EnvSpec, num_episodes: int):
     self.spec, self.num_episodes = spec, num_episodes
 
+  def facts(self) -> dict:
+    """The environment's spaces, which the policy's inputs and outputs follow."""
+    s = self.spec
+    return {"env": s.env_name, "obs_shape": list(s.obs_shape), "num_actions": s.num_actions,
+            "continuous": s.continuous, "action_range": [s.action_low, s.action_high]}
+
   def eval_batches(self, split: str, batch_size: int):
     del split
     for start in range(0, self.num_episodes, batch_size):

@@ -30,7 +30,7 @@ from bigmodel_jax.config import checks as v
 from bigmodel_jax.config import sections
 from bigmodel_jax.engine import evaluation
 from bigmodel_jax.engine.metric_writer import read_metrics
-from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, default_checkpoint_meta, with_common
+from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, with_common
 from bigmodel_jax.workloads.rl import ppo
 from bigmodel_jax.workloads.rl.env import EPISODES, EpisodeData, check_env_name, env_action, env_spec, make_env
 
@@ -192,7 +192,7 @@ def throughput(config, spec):
 
 
 def checkpoint_meta(config) -> dict:
-  return {**default_checkpoint_meta(config), "env": config.env.name}
+  return {"env.name": config.env.name, "rl.num_seeds": config.rl.num_seeds, "rl.num_envs": config.rl.num_envs}
 
 
 WORKLOAD = Workload(
@@ -202,7 +202,7 @@ WORKLOAD = Workload(
     curve_metrics=("episode_return", "entropy", "approx_kl"), throughput=throughput,
     checkpoint_meta=checkpoint_meta, transfer_fields=("params", "obs_stats"),
     modes={"eval": Mode(eval_mode, "greedy and sampled episodes of every agent of the latest checkpoint",
-                        {"num_episodes": ModeFlag(int, "episodes per agent", v.POSITIVE_INT,
+                        {"num_episodes": ModeFlag(int, "episodes per agent", v.int_in(1, 100_000),
                                                   default_key="rl.eval_episodes")})},
     unused_keys=("train.batch_size", "train.num_epochs", "train.num_steps", "train.ema_decay"))
 
