@@ -20,12 +20,11 @@ import sys
 
 from absl import app, flags
 
+from launch.run_records import strip_timings
+
 _OUT = flags.DEFINE_string("out", None, "record: folder for the runs.")
 _ONLY = flags.DEFINE_list("only", [], "record: config names (default every configs/*.py).")
 
-# Keys that measure time or the machine, not behaviour.
-TIMING_KEYS = ("_per_sec", "mfu", "wall_time_s", "train_time_s", "compile_time_s", "fit_seconds",
-               "compile_seconds", "date", "config_source", "hardware", "output", "png", "npy")
 # Modes run on each workload's finished tiny run, besides `eval`.
 MODES = {"lm": [("sample", ["--prompt=ab", "--num_tokens=6"])],
          "gan": [("sample", ["--num_samples=4"])], "vae": [("sample", ["--num_samples=4"])],
@@ -65,19 +64,6 @@ def record(out: str, names: list) -> None:
     print(f"{name}: {status}", flush=True)
 
 
-def _is_timing(key: str) -> bool:
-  return any(key.endswith(t) or key == t for t in TIMING_KEYS)
-
-
-def _strip(value):
-  """Drops timing keys at every level of a summary."""
-  if isinstance(value, dict):
-    return {k: _strip(v) for k, v in value.items() if not _is_timing(k)}
-  if isinstance(value, list):
-    return [_strip(v) for v in value]
-  return value
-
-
 def _same(a, b) -> bool:
   if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
     return True
@@ -102,8 +88,8 @@ def _read(path: str):
     return None
   with open(path) as f:
     if path.endswith(".jsonl"):
-      return [_strip(json.loads(line)) for line in f if line.strip()]
-    return _strip(json.load(f))
+      return [strip_timings(json.loads(line)) for line in f if line.strip()]
+    return strip_timings(json.load(f))
 
 
 def _last_error_line(path: str) -> str:

@@ -27,8 +27,8 @@ from bigmodel_jax.errors import STOP_EXIT_STATUS
 def _stop_during_start_up(signum, frame):
   del frame
   name = signal.Signals(signum).name
-  print(f"stopped: {name} during start-up; nothing was written", file=sys.stderr)
-  sys.exit(STOP_EXIT_STATUS[name])
+  print(f"stopped: {name} during start-up; nothing was written", file=sys.stderr, flush=True)
+  os._exit(STOP_EXIT_STATUS[name])   # Not an exception: it could surface inside a native library's import.
 
 
 if __name__ == "__main__":   # The launcher itself, not a test importing it.

@@ -163,6 +163,16 @@ class MetricWindow:
     self.rows[-1] = {name: v[-1:] for name, v in row.items()}
     return steps
 
+  def unlogged(self) -> dict:
+    """The drained rows not logged yet, as JSON (saved with a checkpoint, so that a run resumed from
+    it logs at its next log step the mean of the same steps as an uninterrupted run)."""
+    return {"steps": list(self.steps), "rows": [{k: v.tolist() for k, v in row.items()} for row in self.rows]}
+
+  def resume_unlogged(self, saved: Optional[dict]) -> None:
+    if saved:
+      self.steps = list(saved["steps"])
+      self.rows = [{k: np.asarray(v) for k, v in row.items()} for row in saved["rows"]]
+
   def reduce_and_reset(self) -> dict:
     self.drain()
     reduced = reduce_for_logging(self.rows) if self.rows else {}
@@ -214,7 +224,7 @@ def save_checkpoint(run, window: MetricWindow, step: int, item) -> None:
   window.drain()
   if run.checkpointer.latest_step() != step:
     check_state_finite(item["train_state"], step, window.last_good)
-    run.checkpointer.save(step, item, run.checkpoint_meta)
+    run.checkpointer.save(step, item, {**run.checkpoint_meta, "unlogged": window.unlogged()})
   window.last_good = step
 
 
@@ -252,6 +262,7 @@ def train_loop(run, state, train_rng, start_step: int, writer, on_eval: Optional
   cfg, k = run.config, run.config.train.steps_per_dispatch
   watchdog = host.Watchdog(cfg.train.slow_dispatch_s)
   window = MetricWindow(run.workload.guarded_metrics, run.checkpointer.latest_step(), watchdog)
+  window.resume_unlogged(run.unlogged)
   uses_host_batches = run.data.host_batches
   rows = own_rows(run) if uses_host_batches else None
   batches = host.prefetch(_stacked_host_batches(run.data, start_step, run.num_steps, k, rows)) \

@@ -52,6 +52,8 @@ class Run:
   timings: dict = dataclasses.field(default_factory=dict)   # Filled by training; `report` may read them.
   # What a checkpoint of this run must agree with (workloads.base.checkpoint_meta).
   checkpoint_meta: dict = dataclasses.field(default_factory=dict)
+  # Train metrics of the restored checkpoint not logged yet (train_loop.MetricWindow.unlogged).
+  unlogged: Optional[dict] = None
   # What a workload computes once per run and reuses (jitted sampling functions, real-data features).
   cache: dict = dataclasses.field(default_factory=dict)
 
@@ -154,6 +156,7 @@ def restore_or_init(run: Run, state) -> tuple[Any, Any, int]:
   if run.checkpointer.latest_step() is not None:
     shardings = {"train_state": run.shardings, "rng": parallel.replicated(run.mesh)}
     restored, step = _restore_newest_readable(run, abstract_like(target, shardings))
+    run.unlogged = run.checkpointer.restore_meta(step).get("unlogged")
     return restored["train_state"], restored["rng"], step
   if run.config.get("init_from"):
     state = _init_from(run, state)

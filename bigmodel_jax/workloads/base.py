@@ -70,7 +70,7 @@ def checkpoint_meta(config, workload: "Workload", data: Data) -> dict:
   the model, what the data gives the arrays meaning by (vocabulary, environment spaces,
   features, input shape, normalisation), the workload's own keys and, under "training", the
   optimizers and the EMA (not needed to evaluate or sample)."""
-  meta = {"workload": config.workload, "data": data.facts(), **workload.checkpoint_meta(config)}
+  meta = {"workload": config.workload, **workload.checkpoint_meta(config), "data": data.facts()}
   if "model" in config:
     meta["model"] = config.model.to_dict()
   optimizers = {name: config[name].to_dict() for name, declaration in workload.sections.items()

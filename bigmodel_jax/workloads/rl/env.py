@@ -56,7 +56,7 @@ class EpisodeData(Data):
   def facts(self) -> dict:
     """The environment's spaces, which the policy's inputs and outputs follow."""
     s = self.spec
-    return {"env": s.env_name, "obs_shape": list(s.obs_shape), "num_actions": s.num_actions,
+    return {"obs_shape": list(s.obs_shape), "num_actions": s.num_actions,
             "continuous": s.continuous, "action_range": [s.action_low, s.action_high]}
 
   def eval_batches(self, split: str, batch_size: int):
