@@ -50,6 +50,10 @@ def make_mesh(mesh_config) -> Mesh:
     grid = mesh_utils.create_device_mesh((data, model), devices)
   else:  # A sub-mesh, e.g. a 1-device run on a multi-device host.
     grid = np.asarray(devices[:data * model]).reshape(data, model)
+  processes = sorted({d.process_index for d in grid.flat})
+  if len(processes) < jax.process_count():
+    raise ConfigError(f"mesh data={data} x model={model} holds devices of process(es) {processes} only; with "
+                      f"{jax.process_count()} processes every one needs devices in the mesh (e.g. mesh.data=-1)")
   return Mesh(grid, (DATA_AXIS, MODEL_AXIS), axis_types=(AxisType.Auto, AxisType.Auto))
 
 
@@ -145,9 +149,10 @@ def create_sharded_state(init_fn, rng, mesh: Mesh, mesh_config, *inputs):
 
 def check_batch_divisible(batch_size: int, mesh: Mesh, what: str = "train.batch_size"):
   shards = mesh.shape[DATA_AXIS]
-  if batch_size % shards or batch_size % jax.process_count():
-    raise ConfigError(
-        f"{what}={batch_size} is not divisible by the {shards} devices of the mesh's data axis")
+  if batch_size % shards:
+    raise ConfigError(f"{what}={batch_size} is not divisible by the {shards} devices of the mesh's data axis")
+  if batch_size % jax.process_count():
+    raise ConfigError(f"{what}={batch_size} is not divisible by the {jax.process_count()} processes")
 
 
 def process_rows(size: int) -> slice:
