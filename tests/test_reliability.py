@@ -19,7 +19,7 @@ import pytest
 from bigmodel_jax.engine import trainer
 from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError, DataError, TrainingDiverged, UserError
-from conftest import REPO, load_config
+from conftest import REPO, make_config
 from launch import fault_injection
 
 TEXT = "\n".join(" ".join(w for w in ("the", "king", "and", "queen", "of", "night")[i % 3:]) for i in range(400))
@@ -47,12 +47,8 @@ def _refused(config, workdir, error, match, mode="train", options=None):
   assert _snapshot(workdir) == before
 
 
-def _config(name, variant="tiny", **dotted):
-  config = load_config(name, variant)
-  for key, value in dotted.items():
-    section, leaf = key.split(".", 1) if "." in key else (None, key)
-    (config[section] if section else config)[leaf] = value
-  return config
+def _config(name, **dotted):
+  return make_config(name, **dotted)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from jax.experimental import multihost_utils
 from bigmodel_jax.errors import STOP_EXIT_STATUS
 
 
-
 class StoppedOutsideTraining(Exception):
   """SIGTERM / Ctrl-C while no train step was running (start-up, a mode, the final report)."""
 

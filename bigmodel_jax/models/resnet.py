@@ -5,7 +5,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from bigmodel_jax.config import checks as v
-from bigmodel_jax.models.common import BatchNorm, DTYPES, compute_dtype
+from bigmodel_jax.models.common import DTYPES, BatchNorm, compute_dtype
 
 
 class PreActBlock(nn.Module):

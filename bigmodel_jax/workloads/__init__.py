@@ -1,11 +1,11 @@
 """Workload registry: `config.workload` picks one."""
 from bigmodel_jax.errors import ConfigError
+from bigmodel_jax.workloads.base import Workload
 from bigmodel_jax.workloads.generative import gan, vae
 from bigmodel_jax.workloads.kmeans import workload as kmeans
 from bigmodel_jax.workloads.lm import workload as lm
 from bigmodel_jax.workloads.rl import workload as rl
 from bigmodel_jax.workloads.supervised import workload as supervised
-from bigmodel_jax.workloads.base import Workload
 
 WORKLOADS = {
     "gan": gan.WORKLOAD,

@@ -1,10 +1,10 @@
 """K-Means pictures: the centroids drawn as images, and the cluster-vs-label count matrix."""
 import math
 
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np
 
 from bigmodel_jax.engine import plots  # noqa: F401  (selects the file-only matplotlib backend)
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 def plot_centroid_images(centroids_KxD: np.ndarray, image_shape: tuple, path: str) -> None:
