@@ -31,17 +31,21 @@ from absl import app, flags
 
 from launch.run_records import strip_timings
 
-_CONFIGS = flags.DEFINE_list("configs", ["cnn_digits", "lm_shakespeare_char", "lstm_shakespeare_char",
-                                         "dcgan_fashion_mnist", "wgan_gp_fashion_mnist", "vae_fashion_mnist",
-                                         "ppo_cartpole", "reinforce_cartpole", "kmeans_digits"],
-                             "Configs whose :tiny variant is killed.")
-_KILLS = flags.DEFINE_integer("kills", 20, "SIGKILLs per config.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the kill moments.")
-_OUT = flags.DEFINE_string("out", "runs/fault_injection", "Folder for the runs, the cache and report.json.")
-_TIMEOUT = flags.DEFINE_integer("timeout_s", 600, "Longest a single launch may take.")
+ALL_CONFIGS = ["cnn_digits", "lm_shakespeare_char", "lstm_shakespeare_char", "dcgan_fashion_mnist",
+               "wgan_gp_fashion_mnist", "vae_fashion_mnist", "ppo_cartpole", "reinforce_cartpole", "kmeans_digits"]
+# Config overrides of both runs: checkpoints every 2 steps give the kills more writes to hit.
 DEFAULT_OVERRIDES = ("checkpoint.every_steps=2",)
-_OVERRIDES = flags.DEFINE_list("overrides", list(DEFAULT_OVERRIDES),
-                               "Config overrides of both runs (checkpoints every 2 steps give kills more writes to hit).")
+
+
+def define_flags() -> None:
+  """The script's flags, defined only when it runs (tests import its functions beside other tools)."""
+  flags.DEFINE_list("configs", ALL_CONFIGS, "Configs whose :tiny variant is killed.")
+  flags.DEFINE_integer("kills", 20, "SIGKILLs per config.")
+  flags.DEFINE_integer("seed", 0, "Seed of the kill moments.")
+  flags.DEFINE_string("out", "runs/fault_injection", "Folder for the runs, the cache and report.json.")
+  flags.DEFINE_integer("timeout_s", 600, "Longest a single launch may take.")
+  flags.DEFINE_list("overrides", list(DEFAULT_OVERRIDES), "Config overrides of both runs.")
+
 
 # How each kill picks its moment, in turn: while a checkpoint is being written; once the run has
 # logged a random number of metric rows; at a random moment from the launch on (start-up included).
@@ -211,16 +215,18 @@ def broken(row: dict) -> bool:
 
 def main(argv):
   del argv
-  os.makedirs(_OUT.value, exist_ok=True)
-  rng, rows = random.Random(_SEED.value), []
-  for name in _CONFIGS.value:
-    rows.append(inject(name, _OUT.value, _KILLS.value, rng, Campaign(_OUT.value, _OVERRIDES.value, _TIMEOUT.value)))
+  f = flags.FLAGS
+  os.makedirs(f.out, exist_ok=True)
+  rng, rows = random.Random(f.seed), []
+  for name in f.configs:
+    rows.append(inject(name, f.out, f.kills, rng, Campaign(f.out, f.overrides, f.timeout_s)))
     print(table(rows[-1:]).splitlines()[-1], flush=True)
-  with open(os.path.join(_OUT.value, "report.json"), "w") as f:
+  with open(os.path.join(flags.FLAGS.out, "report.json"), "w") as f:
     json.dump(rows, f, indent=2)
   print(table(rows))
   return 1 if any(broken(r) for r in rows) else 0
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

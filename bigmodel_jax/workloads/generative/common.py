@@ -177,7 +177,8 @@ def sample_mode(run, state, options, *, generate) -> dict:
   for start in range(0, n, SAMPLE_BATCH):
     rows = min(SAMPLE_BATCH, n - start)
     # Whole batches of latents, so image i is the same whatever N is.
-    z = jax.random.normal(jax.random.fold_in(key, start // SAMPLE_BATCH), (SAMPLE_BATCH, run.config.model.latent_size))[:rows]
+    batch_key = jax.random.fold_in(key, start // SAMPLE_BATCH)
+    z = jax.random.normal(batch_key, (SAMPLE_BATCH, run.config.model.latent_size))[:rows]
     images = np.round(to_unit(generate_images(run, state, z, generate)) * 255).astype(np.uint8)
     if out is not None:
       out[start:start + rows] = images
