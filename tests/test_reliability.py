@@ -115,7 +115,8 @@ def test_prompts_outside_the_vocabulary_and_endless_lstm_samples_are_refused(tra
   lstm = _config("lstm_shakespeare_char", **{"data.name": "files", "data.files": str(corpus / "a.txt"),
                                              "mesh.data": 1, "lm.report_tokens": 0})
   trainer.train_and_evaluate(lstm, str(tmp_path / "lstm"))
-  _refused(lstm, str(tmp_path / "lstm"), ConfigError, r"recomputes the whole sequence for every token, so at most 4096",
+  _refused(lstm, str(tmp_path / "lstm"), ConfigError,
+           r"recomputes the whole sequence for every token, so at most 4096",
            "sample", {"num_tokens": 5000})
 
 
@@ -154,7 +155,8 @@ def test_kmeans_predict_streams_a_memory_mapped_input(trained, tmp_path):
   x = np.random.default_rng(0).uniform(0, 1, size=(3000, 64)).astype(np.float32)
   np.save(tmp_path / "many.npy", x)
   config = _config("kmeans_digits", **{"eval.batch_size": 256})
-  result = trainer.train_and_evaluate(config, trained["kmeans"], "predict", options={"input": str(tmp_path / "many.npy")})
+  result = trainer.train_and_evaluate(config, trained["kmeans"], "predict",
+                                      options={"input": str(tmp_path / "many.npy")})
   labels = np.load(os.path.join(trained["kmeans"], "predictions.npy"))
   centroids = np.load(os.path.join(trained["kmeans"], "centroids.npy"))
   expected = np.argmin(((x[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1)

@@ -105,7 +105,8 @@ def run(argv):
                  "s", lower_is_better=True)
   ours_i, theirs_i = median("ours", "inertia"), median("scikit-learn", "inertia")
   report.note("median_inertia", {"ours": ours_i, "scikit-learn": theirs_i},
-              f"median inertia: ours {ours_i:.1f}, scikit-learn {theirs_i:.1f} -> {100 * (ours_i / theirs_i - 1):+.2f}%")
+              f"median inertia: ours {ours_i:.1f}, scikit-learn {theirs_i:.1f} -> "
+              f"{100 * (ours_i / theirs_i - 1):+.2f}%")
   report.compare("median CPU seconds", ("ours", median("ours", "cpu_s")),
                  ("scikit-learn", median("scikit-learn", "cpu_s")), "s", lower_is_better=True)
   report.note("median_compile_s", median("ours", "compile_s"),
