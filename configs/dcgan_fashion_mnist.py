@@ -25,7 +25,9 @@ from bigmodel_jax.workloads.generative import common as generative
 def get_config(arg=None):
   c = experiment(
       "gan",
-      model=sections.model("dcgan", generator_features=(64, 32), discriminator_features=(32, 64)),
+      # The DCGAN paper's discriminator: no dropout, N(0, 0.02) weights (WORKSPACE.md, "Coverage").
+      model=sections.model("dcgan", generator_features=(64, 32), discriminator_features=(32, 64), dropout=0.0,
+                           init_stddev=0.02),
       generative=dict(classifier_workdir="runs/cnn_fashion_mnist_fast"),
       train=dict(batch_size=64, num_steps=6000, ema_decay=0.999, eval_every_steps=1000))
   return sections.with_variant(c, arg, tiny=tiny)
