@@ -9,7 +9,9 @@ Loss: the negative ELBO (reconstruction cross-entropy summed over pixels + KL).
 Samples are the decoder's mean images of z ~ N(0, I). Hardware: 2-core CPU. Measured
 2026-11-23 with the CPU shared by three other jobs: 3000 steps in 832 s of training;
 test negative ELBO 246.8, Fréchet distance 115.4 (floor 1.0, untrained 399.1: 71% of
-the gap), class score 3.9. WORKSPACE.md ("Generative models").
+the gap), class score 3.9. The report now also gives precision, recall, class frequencies
+and the PSNR / SSIM of the test reconstructions (not yet measured on this config).
+WORKSPACE.md ("Generative models").
 """
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment

@@ -119,9 +119,10 @@ def test_gan_run_writes_grids_curves_scores_and_samples(gan_run, classifier):
   assert 0 <= fd["real_vs_real"] < fd["untrained"]
   assert summary["test"]["fd"] == fd["trained"]
   assert len(metric(workdir, "val/fd")) == 2 and len(metric(workdir, "train/g_loss")) == 4
-  # A few steps on the synthetic images: the discriminator learns to tell them apart.
+  # A few steps on the synthetic images: the discriminator learns to tell them apart (without
+  # dropout its loss starts lower and falls ~0.05 in 12 steps; a dead discriminator moves < 0.01).
   d_losses = metric(workdir, "train/d_loss")
-  assert d_losses[-1] < d_losses[0] - 0.05, d_losses
+  assert d_losses[-1] < d_losses[0] - 0.03, d_losses
   written = json.loads(open(os.path.join(workdir, "summary.json")).read())
   assert written["test_details"]["frechet_distance"] == pytest.approx(fd)
   config = make_config("dcgan_fashion_mnist", **{"generative.classifier_workdir": classifier})

@@ -18,6 +18,8 @@ DATA_SECTION = dict(
     name=("fashion_mnist", v.one_of(*sorted(SOURCES))),   # Key of bigmodel_jax.data.sources.SOURCES.
     data_dir=("", v.STRING),                 # "" = the source's default (data/fashion_mnist: launch.fetch_data).
     tfds_name=("", v.STRING),                # Dataset name when name == "tfds" (e.g. "mnist", "cifar10").
+    image_size=(0, v.NON_NEGATIVE_INT),      # name == "folder": images resized to image_size x image_size.
+    image_channels=(1, v.one_of(1, 3)),      # name == "folder": 1 (grey) or 3 (RGB).
     validation_size=(5000, v.NON_NEGATIVE_INT),  # Held out from train; the test split is used only at the end.
     normalize=(True, v.BOOL),                # Per-channel mean / std of the train split.
     crop_padding=(0, v.NON_NEGATIVE_INT),    # Random crop after zero padding (0 = off).

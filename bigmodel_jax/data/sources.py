@@ -128,15 +128,71 @@ def linear_regression(cfg) -> RawSplits:
   return RawSplits(train, (x_test, 2 * x_test), None, validation=train)
 
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+FOLDER_HOLDOUT = 0.1   # Share of a folder's images held out (fixed, seed-independent) for validation and test.
+
+
+def _image_files(folder: str) -> list[str]:
+  return sorted(f for f in os.listdir(folder)
+                if f.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(folder, f)))
+
+
+def _folder_classes(root: str) -> tuple[list[str], list[list[str]]]:
+  """(class names, files per class): one class per subfolder holding images, else one class `images`."""
+  subfolders = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))
+                      and _image_files(os.path.join(root, d)))
+  if subfolders:
+    return subfolders, [[os.path.join(root, d, f) for f in _image_files(os.path.join(root, d))]
+                        for d in subfolders]
+  return ["images"], [[os.path.join(root, f) for f in _image_files(root)]]
+
+
+def read_image(path: str, size: int, channels: int) -> np.ndarray:
+  """One PNG/JPEG file as uint8 size x size x channels (resized with a Lanczos filter)."""
+  from PIL import Image   # Only this source decodes image files.
+  try:
+    with Image.open(path) as image:
+      image = image.convert("L" if channels == 1 else "RGB").resize((size, size), Image.Resampling.LANCZOS)
+      array = np.asarray(image, np.uint8)
+  except (OSError, SyntaxError, ValueError) as e:   # PIL's errors for truncated or foreign files.
+    raise DataError(f"{path}: not a readable PNG/JPEG image ({type(e).__name__}); remove or replace the file")
+  return array.reshape(size, size, channels)
+
+
+def image_folder(cfg) -> RawSplits:
+  """PNG/JPEG files under `data_dir` (one class per subfolder, or one class when the files lie in
+  it directly), resized to image_size x image_size with image_channels channels. A fixed tenth is held
+  out and serves as both validation and test split."""
+  root = cfg.data_dir
+  if not os.path.isdir(root):
+    raise DataError(f"data.data_dir={root!r} is not a folder; data.name='folder' reads PNG/JPEG files from one")
+  names, files = _folder_classes(root)
+  paths = [p for group in files for p in group]
+  if len(paths) < 2:
+    raise DataError(f"data.data_dir={root!r} holds {len(paths)} PNG/JPEG file(s) (directly or one subfolder "
+                    f"deep); at least 2 are needed")
+  images = np.stack([read_image(p, cfg.image_size, cfg.image_channels) for p in paths])
+  labels = np.concatenate([np.full(len(group), c, np.int32) for c, group in enumerate(files)])
+  train, test = _fixed_holdout(len(images), FOLDER_HOLDOUT)
+  if len(test) == 0:
+    train, test = train[1:], train[:1]
+  held_out = (images[test], labels[test])
+  return RawSplits((images[train], labels[train]), held_out, names, validation=held_out)
+
+
 # Keys a source needs beyond the supervised data section's (bigmodel_jax.validation).
 SOURCE_CHECKS = {
     "tfds": {"tfds_name": Check("a TFDS dataset name, e.g. 'mnist'", lambda s: isinstance(s, str) and bool(s))},
+    "folder": {"data_dir": Check("a folder of PNG/JPEG files", lambda s: isinstance(s, str) and bool(s)),
+               "image_size": Check("an image side in pixels >= 4", lambda n: isinstance(n, int) and n >= 4),
+               "image_channels": Check("1 (grey) or 3 (RGB)", lambda n: n in (1, 3))},
 }
 
 SOURCES = {
     "fashion_mnist": fashion_mnist,
     "tfds": tfds_image_classification,
     "digits": sklearn_digits,
+    "folder": image_folder,
     "synthetic": synthetic_images,
     "linear_regression": linear_regression,
 }

@@ -23,25 +23,33 @@ def base_size(image_shape, stages: int) -> tuple[int, int]:
   return h // 2**stages, w // 2**stages
 
 
+def kernel_init(stddev: float):
+  """N(0, stddev) weights (the DCGAN paper's 0.02), or Flax's default (LeCun normal) for 0."""
+  return nn.initializers.normal(stddev) if stddev > 0 else nn.linear.default_kernel_init
+
+
 class Generator(nn.Module):
-  """z -> dense -> reshape -> [transposed conv -> BN -> ReLU] per width -> transposed conv -> tanh."""
+  """z -> dense -> reshape -> [transposed conv -> BN -> ReLU] per width -> transposed conv -> tanh.
+  No bias before a batch norm (its shift replaces it)."""
   image_shape: tuple
   features: Sequence[int]
   kernel_size: int
   dtype: str
+  init_stddev: float = 0.0
 
   @nn.compact
   def __call__(self, z_BxZ, *, train: bool):
-    dtype = compute_dtype(self.dtype)
+    dtype, init = compute_dtype(self.dtype), kernel_init(self.init_stddev)
     h, w = base_size(self.image_shape, len(self.features))
-    x = nn.Dense(h * w * self.features[0], use_bias=False, dtype=dtype)(z_BxZ.astype(dtype))
+    x = nn.Dense(h * w * self.features[0], use_bias=False, dtype=dtype, kernel_init=init)(z_BxZ.astype(dtype))
     x = x.reshape(x.shape[0], h, w, self.features[0])
     x = nn.relu(BatchNorm(use_running_average=not train, dtype=dtype)(x))
     k = (self.kernel_size, self.kernel_size)
     for width in self.features[1:]:
-      x = nn.ConvTranspose(width, k, strides=(2, 2), padding="SAME", use_bias=False, dtype=dtype)(x)
+      x = nn.ConvTranspose(width, k, strides=(2, 2), padding="SAME", use_bias=False, dtype=dtype,
+                           kernel_init=init)(x)
       x = nn.relu(BatchNorm(use_running_average=not train, dtype=dtype)(x))
-    x = nn.ConvTranspose(self.image_shape[-1], k, strides=(2, 2), padding="SAME", dtype=dtype)(x)
+    x = nn.ConvTranspose(self.image_shape[-1], k, strides=(2, 2), padding="SAME", dtype=dtype, kernel_init=init)(x)
     return jnp.tanh(x.astype(jnp.float32))
 
 
@@ -55,15 +63,17 @@ class Discriminator(nn.Module):
   kernel_size: int
   dropout: float
   dtype: str
+  init_stddev: float = 0.0
 
   @nn.compact
   def __call__(self, x_BxHxWxC, *, train: bool):
-    dtype = compute_dtype(self.dtype)
+    dtype, init = compute_dtype(self.dtype), kernel_init(self.init_stddev)
     x = x_BxHxWxC.astype(dtype)
     for width in self.features:
-      x = nn.Conv(width, (self.kernel_size, self.kernel_size), strides=(2, 2), padding="SAME", dtype=dtype)(x)
+      x = nn.Conv(width, (self.kernel_size, self.kernel_size), strides=(2, 2), padding="SAME", dtype=dtype,
+                  kernel_init=init)(x)
       x = nn.Dropout(self.dropout, deterministic=not train)(nn.leaky_relu(x, 0.2))
-    return nn.Dense(1, dtype=dtype)(x.reshape(x.shape[0], -1)).astype(jnp.float32)[:, 0]
+    return nn.Dense(1, dtype=dtype, kernel_init=init)(x.reshape(x.shape[0], -1)).astype(jnp.float32)[:, 0]
 
 
 class DCGAN(nn.Module):
@@ -73,18 +83,19 @@ class DCGAN(nn.Module):
   generator_features: Sequence[int] = (128, 64)   # Widths from the base resolution up; one stage each.
   discriminator_features: Sequence[int] = (64, 128)
   kernel_size: int = 4
-  dropout: float = 0.3
+  dropout: float = 0.3                            # Discriminator dropout (the DCGAN paper has none).
+  init_stddev: float = 0.0                        # N(0, init_stddev) weights; 0 = Flax's LeCun normal.
   dtype: str = "float32"
 
   CONFIG_CHECKS = {"latent_size": v.POSITIVE_INT, "generator_features": v.each(v.POSITIVE_INT),
                    "discriminator_features": v.each(v.POSITIVE_INT), "kernel_size": v.POSITIVE_INT,
-                   "dropout": v.PROBABILITY, "dtype": v.one_of(*DTYPES)}
+                   "dropout": v.PROBABILITY, "init_stddev": v.NON_NEGATIVE, "dtype": v.one_of(*DTYPES)}
 
   def setup(self):
     self.generator = Generator(tuple(self.image_shape), tuple(self.generator_features), self.kernel_size,
-                               self.dtype)
+                               self.dtype, self.init_stddev)
     self.discriminator = Discriminator(tuple(self.discriminator_features), self.kernel_size, self.dropout,
-                                       self.dtype)
+                                       self.dtype, self.init_stddev)
 
   def __call__(self, z_BxZ, *, train: bool):
     """Both nets (used to initialise them): D's logits of G(z)."""

@@ -23,6 +23,7 @@ from bigmodel_jax.workloads.generative import scores as generative_scores
 from bigmodel_jax.workloads.supervised import workload as supervised
 
 SAMPLES_DIR = "samples"
+CLASS_ROWS_FILE = "class_rows.png"   # One row of generated images per class (report).
 
 # The keys both generative workloads have besides their own.
 GENERATIVE_SECTION = dict(
@@ -85,7 +86,30 @@ def on_evaluation(run, state, step: int, writer, *, generate) -> None:
     fake = scorer.features_and_probs(to_unit(generate_images(
         run, state, latents(run.config, run.config.generative.score_samples, 2), generate)))
     writer.write(step, {"val/fd": generative_scores.frechet_distance(real_features[0][0], fake[0]),
-                        "val/class_score": generative_scores.class_distribution_score(fake[1])})
+                        **coverage_metrics(real_features[0][0], fake, run.data.class_names, "val/")})
+
+
+def class_frequency_table(probs_NxK, class_names) -> dict:
+  """{class name: share of the images the classifier assigns to it}."""
+  freqs = generative_scores.class_frequencies(probs_NxK)
+  names = class_names or [str(i) for i in range(len(freqs))]
+  return {name: float(f) for name, f in zip(names, freqs)}
+
+
+def _metric_name(class_name: str) -> str:
+  return "".join(ch if ch.isalnum() else "_" for ch in class_name)
+
+
+def coverage_metrics(real_features, fake, class_names, prefix: str) -> dict:
+  """Class score, precision, recall, the rarest class's share and every class's share (flat, for
+  TensorBoard and metrics.jsonl) of generated (features, probabilities) against real features."""
+  features, probs = fake
+  table = class_frequency_table(probs, class_names)
+  out = {f"{prefix}class_score": generative_scores.class_distribution_score(probs),
+         **{f"{prefix}{k}": x for k, x in generative_scores.precision_recall(real_features, features).items()},
+         f"{prefix}min_class_frequency": min(table.values())}
+  out.update({f"{prefix}class_frequency/{i}_{_metric_name(name)}": f for i, (name, f) in enumerate(table.items())})
+  return out
 
 
 def _scorer_and_real_features(run):
@@ -125,10 +149,46 @@ def quality_scores(run, state, generate, init_state) -> dict:
   fd = {name: generative_scores.frechet_distance(real_a[0], f) for name, (f, _) in sets.items()}
   score = {name: generative_scores.class_distribution_score(p) for name, (_, p) in sets.items()}
   score["real_a"] = generative_scores.class_distribution_score(real_a[1])
+  names = run.data.class_names
+  coverage = {name: {**generative_scores.precision_recall(real_a[0], f),
+                     "class_frequencies": class_frequency_table(p, names)} for name, (f, p) in sets.items()}
   gap = fd["untrained"] - fd["real_vs_real"]
   closed = 1.0 - (fd["trained"] - fd["real_vs_real"]) / gap if gap > 0 else float("nan")
-  return {"frechet_distance": fd, "class_score": score, "fd_gap_closed": closed, "score_samples": n,
-          "classifier_workdir": cfg.classifier_workdir}
+  return {"frechet_distance": fd, "class_score": score, "fd_gap_closed": closed, "coverage": coverage,
+          "score_samples": n, "classifier_workdir": cfg.classifier_workdir,
+          "trained_images": (sets["trained"][1], z)}
+
+
+def save_class_rows(run, state, generate, probs_NxK, z, path: str) -> dict:
+  """A grid with one row per class: generated images the classifier assigns to that class (the most
+  confident first), labelled with the class and its count, so a missing class is an empty row."""
+  import matplotlib.pyplot as plt   # Heavy; only the final report draws this.
+  cols, names = run.config.generative.grid_rows, run.data.class_names
+  predicted = np.argmax(probs_NxK, axis=1)
+  confidence = np.max(probs_NxK, axis=1)
+  num_classes = probs_NxK.shape[1]
+  counts = np.bincount(predicted, minlength=num_classes)
+  chosen = [np.flatnonzero(predicted == c)[np.argsort(-confidence[predicted == c])][:cols]
+            for c in range(num_classes)]
+  images = to_unit(generate_images(run, state, z[np.concatenate(chosen).astype(int)], generate))
+  if run.is_writer:
+    fig, axes = plt.subplots(num_classes, 1, figsize=(cols * 0.6 + 2.5, num_classes * 0.7), squeeze=False)
+    start = 0
+    for c, ax in enumerate(axes[:, 0]):
+      row = images[start:start + len(chosen[c])]
+      start += len(chosen[c])
+      blank = np.ones((cols,) + images.shape[1:], np.float32)
+      blank[:len(row)] = row
+      tile = blank.transpose(1, 0, 2, 3).reshape(images.shape[1], -1, images.shape[3])
+      ax.imshow(np.repeat(tile, 3, -1) if tile.shape[-1] == 1 else tile, vmin=0, vmax=1)
+      ax.set_xticks([])
+      ax.set_yticks([])
+      name = names[c] if names else str(c)
+      ax.set_ylabel(f"{name}\n{counts[c]}", rotation=0, ha="right", va="center", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+  return {(names[c] if names else str(c)): int(counts[c]) for c in range(num_classes)}
 
 
 def report(run, state, outputs, *, generate, init_state) -> Report:
@@ -144,10 +204,14 @@ def report(run, state, outputs, *, generate, init_state) -> Report:
   if not run.config.generative.classifier_workdir:
     return Report()
   scores = quality_scores(run, state, generate, init_state)
-  fd = scores["frechet_distance"]
+  probs, z = scores.pop("trained_images")
+  save_class_rows(run, state, generate, probs, z, os.path.join(run.workdir, CLASS_ROWS_FILE))
+  fd, trained = scores["frechet_distance"], scores["coverage"]["trained"]
   return Report(details=scores, metrics={
       "fd": fd["trained"], "fd_floor": fd["real_vs_real"], "fd_untrained": fd["untrained"],
-      "fd_gap_closed": scores["fd_gap_closed"], "class_score": scores["class_score"]["trained"]})
+      "fd_gap_closed": scores["fd_gap_closed"], "class_score": scores["class_score"]["trained"],
+      "precision": trained["precision"], "recall": trained["recall"],
+      "min_class_frequency": min(trained["class_frequencies"].values())})
 
 
 # The PNG of --mode=sample shows at most this many of the images (all of them are in the .npy).

@@ -31,6 +31,7 @@ GAN_SECTION = dict(
     loss=("nonsaturating", v.one_of(*LOSSES)),   # nonsaturating (the source's) | wgan_gp
     critic_steps=(1, v.POSITIVE_INT),        # Discriminator updates per generator update.
     gp_weight=(10.0, v.NON_NEGATIVE),        # wgan_gp: weight of the gradient penalty.
+    real_label=(1.0, v.real_in(0.5, 1.0)),   # nonsaturating: D's target for real images (0.9 = one-sided smoothing).
 )
 
 
@@ -45,9 +46,11 @@ class GanState:
 
 
 # Losses, from logits (NS) or critic scores (WGAN): top-level so the tests can check them on fixed values.
-def nonsaturating_d_loss(real_logits, fake_logits):
-  """-[log D(x) + log(1 - D(G(z)))] with D = sigmoid(logit): softplus(-l_real) + softplus(l_fake)."""
-  return jnp.mean(jax.nn.softplus(-real_logits) + jax.nn.softplus(fake_logits))
+def nonsaturating_d_loss(real_logits, fake_logits, real_label: float = 1.0):
+  """-[log D(x) + log(1 - D(G(z)))] with D = sigmoid(logit): softplus(-l_real) + softplus(l_fake).
+  With real_label t < 1 the real term is the cross-entropy to t (one-sided label smoothing)."""
+  real = real_label * jax.nn.softplus(-real_logits) + (1.0 - real_label) * jax.nn.softplus(real_logits)
+  return jnp.mean(real + jax.nn.softplus(fake_logits))
 
 
 def nonsaturating_g_loss(fake_logits):
@@ -131,7 +134,7 @@ def d_update(model, d_tx, state: GanState, real, rng, config):
     out = critic(jnp.concatenate([real, fake]))    # One pass over real and fake.
     real_out, fake_out = out[:real.shape[0]], out[real.shape[0]:]
     if not wasserstein:
-      return nonsaturating_d_loss(real_out, fake_out), (real_out, fake_out, jnp.zeros(()))
+      return nonsaturating_d_loss(real_out, fake_out, config.gan.real_label), (real_out, fake_out, jnp.zeros(()))
     penalty = gradient_penalty(critic, real, fake, jax.random.uniform(eps_rng, (real.shape[0],)))
     loss = wasserstein_d_loss(real_out, fake_out) + config.gan.gp_weight * penalty
     return loss, (real_out, fake_out, penalty)

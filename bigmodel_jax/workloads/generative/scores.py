@@ -5,6 +5,11 @@
 * Class-distribution score (an Inception-Score analogue): exp(E_x KL(p(y|x) || p(y)))
   from the classifier's class probabilities; high when each image is confidently one
   class and the classes are balanced (at most the number of classes).
+* Improved precision and recall (k-nearest-neighbour manifolds, k = 3): the share of
+  generated images inside the real images' manifold (quality), and of real images inside
+  the generated ones' (coverage).
+* Class frequencies: the share of images the classifier assigns to each class, so a
+  missing class is a number, not an impression.
 
 The classifier is a finished supervised run (`supervised/classifier.py`), e.g. one
 trained with `configs/cnn_fashion_mnist_fast.py`.
@@ -40,6 +45,46 @@ def class_distribution_score(probs_NxK) -> float:
   p = np.clip(np.asarray(probs_NxK, np.float64), 1e-12, 1.0)
   marginal = p.mean(0, keepdims=True)
   return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
+
+
+def _pairwise_distances(a, b, chunk: int = 1000):
+  """Euclidean distances, rows of `a` by rows of `b`, in float64 chunks (5000 x 5000 fits easily)."""
+  b_sq = np.sum(b * b, axis=1)
+  rows = []
+  for start in range(0, len(a), chunk):
+    x = a[start:start + chunk]
+    sq = np.sum(x * x, axis=1)[:, None] + b_sq[None, :] - 2.0 * x @ b.T
+    rows.append(np.sqrt(np.clip(sq, 0.0, None)))
+  return np.concatenate(rows)
+
+
+def knn_radii(points, k: int):
+  """Distance from each point to its k-th nearest other point of the same set (k capped at n - 1)."""
+  d = _pairwise_distances(points, points)
+  k = min(k, len(points) - 1)
+  return np.partition(d, k, axis=1)[:, k]   # The smallest distance, 0, is the point itself.
+
+
+def manifold_coverage(points, reference, k: int) -> float:
+  """Share of `points` inside at least one ball around a `reference` point whose radius is that
+  point's distance to its k-th nearest reference neighbour."""
+  reference = np.asarray(reference, np.float64)
+  radii = knn_radii(reference, k)
+  d = _pairwise_distances(np.asarray(points, np.float64), reference)
+  return float(np.mean(np.any(d <= radii[None, :], axis=1)))
+
+
+def precision_recall(real_features, fake_features, k: int = 3) -> dict:
+  """Improved precision (generated inside the real manifold) and recall (real inside the generated
+  manifold) with k-nearest-neighbour balls."""
+  return {"precision": manifold_coverage(fake_features, real_features, k),
+          "recall": manifold_coverage(real_features, fake_features, k)}
+
+
+def class_frequencies(probs_NxK) -> np.ndarray:
+  """Share of the images whose most probable class is each class (sums to 1)."""
+  probs = np.asarray(probs_NxK)
+  return np.bincount(np.argmax(probs, axis=1), minlength=probs.shape[1]) / len(probs)
 
 
 class FeatureClassifier:

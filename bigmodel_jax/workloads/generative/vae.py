@@ -4,6 +4,7 @@ same path as the GAN's (`workloads/generative.py`)."""
 import functools
 import os
 
+import dm_pix
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -102,14 +103,34 @@ def summarize(outputs, *, config, data) -> dict:
   return {k: float(np.mean(outputs[k])) for k in ("loss", "reconstruction", "kl")}
 
 
-def report(run, state, outputs) -> Report:
-  """The shared generative report plus reconstructions.png (test images above their reconstructions)."""
-  real = run.data.splits["test"][0][:10]
+def reconstruction_quality(real01, recon01) -> dict:
+  """Mean PSNR (dB, pixel range 1) and SSIM (11x11 Gaussian window, sigma 1.5) over image pairs in [0, 1]."""
+  real, recon = jnp.asarray(real01, jnp.float32), jnp.asarray(recon01, jnp.float32)
+  return {"psnr": float(jnp.mean(dm_pix.psnr(real, recon))), "ssim": float(jnp.mean(dm_pix.ssim(real, recon)))}
+
+
+def test_reconstructions(run, state, batch_size: int = 500) -> np.ndarray:
+  """Reconstructions in [0, 1] of every test image, in batches of one shape (one compile)."""
   fn = jax.jit(functools.partial(reconstruct, config=run.config, spec=run.data.spec))
-  recon = generative.to_unit(fn(state, jnp.asarray(real)))
+  real = run.data.splits["test"][0]
+  n = len(real)
+  padded = np.concatenate([real, np.zeros((-n % batch_size,) + real.shape[1:], real.dtype)])
+  return np.concatenate([generative.to_unit(fn(state, jnp.asarray(padded[i:i + batch_size])))
+                         for i in range(0, len(padded), batch_size)])[:n]
+
+
+def report(run, state, outputs) -> Report:
+  """The shared generative report plus reconstructions.png (test images above their reconstructions)
+  and the PSNR / SSIM of every test image's reconstruction."""
+  real = run.data.splits["test"][0]
+  recon = test_reconstructions(run, state)
   if run.is_writer:
-    plots.save_image_grid(np.concatenate([real, recon]), os.path.join(run.workdir, "reconstructions.png"), 10)
-  return generative.report(run, state, outputs, generate=generate, init_state=init_state)
+    plots.save_image_grid(np.concatenate([real[:10], recon[:10]]),
+                          os.path.join(run.workdir, "reconstructions.png"), 10)
+  result = generative.report(run, state, outputs, generate=generate, init_state=init_state)
+  quality = reconstruction_quality(real, recon)
+  result.metrics.update({f"reconstruction_{k}": x for k, x in quality.items()})
+  return result
 
 
 WORKLOAD = Workload(
