@@ -78,6 +78,7 @@ def run(python: str, nanogpt_dir: str, config, corpus_path: str) -> dict:
   with tempfile.TemporaryDirectory() as folder:
     write_dataset(corpus_path, folder)
     os.symlink(os.path.join(os.path.abspath(nanogpt_dir), "configurator.py"), os.path.join(folder, "configurator.py"))
+    python = os.path.abspath(python) if os.sep in python else python   # It runs in the scratch directory.
     command = [python, os.path.join(os.path.abspath(nanogpt_dir), "train.py"),
                *arguments(config, os.path.join(folder, "out"))]
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
