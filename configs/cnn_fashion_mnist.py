@@ -16,11 +16,12 @@ source's own layout is `configs/cnn_fashion_mnist_fast.py`. `:tiny` runs 20 step
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment
 
-# Seed 0, run under a load average of 7-10 (the process got ~36% of a core): train time
-# 722 s, not the 3-minute target's conditions. The band is the spread the recipe is held
-# to across seeds; a rerun of seed 0 on CPU gives the same number.
-CLAIM = dict(metric="test.accuracy", value=0.933, tolerance=0.003, higher_is_better=True,
-             hardware="2-core CPU", train_minutes=12.0, measured="2026-12-03")
+# Seeds 0 and 1: 93.30% and 93.56% (mean 93.43%, spread 0.26 points), measured with other
+# jobs on the cores: train time 300 s at load ~8 (seed 1), 722 s at load 7-10 (seed 0), not
+# the 3-minute target's conditions. The band holds both seeds; a rerun of one seed on CPU
+# gives the same number.
+CLAIM = dict(metric="test.accuracy", value=0.9343, tolerance=0.003, higher_is_better=True,
+             hardware="2-core CPU", train_minutes=5.0, measured="2026-12-03")
 
 
 def get_config(arg=None):
