@@ -1,30 +1,39 @@
-r"""The default experiment: a CNN classifier on Fashion-MNIST, 93% in under 10 CPU minutes.
+r"""The default experiment: a CNN classifier on Fashion-MNIST, aimed at 93% in 3 CPU minutes of training.
 
   python -m launch.main --config=configs/cnn_fashion_mnist.py --workdir=runs/cnn
 
 The source material's conv -> pool -> conv -> pool -> dense -> dense, grown by one
 stage: conv 3x3 16 -> pool -> conv 3x3 64 -> pool -> conv 3x3 128 -> pool ->
-dense 256 -> dense 10 ('SAME' padding, batch norm after each conv), dropout 0.3,
-horizontal flips, AdamW with a cosine schedule for 16 epochs, and the test images
+dense 256 -> dense 10 ('SAME' padding, batch norm after each conv), dropout 0.2,
+horizontal flips, AdamW with a cosine schedule for 12 epochs, and the test images
 scored together with their mirrors (flip test-time augmentation). Hardware: 2-core
-CPU, no accelerator. Time: ~9 minutes. Expected: ~93.2-93.4% test accuracy
-(measured 2026-11-22; WORKSPACE.md). The source's own layout is
-`configs/cnn_fashion_mnist_fast.py`. `:tiny` runs 20 steps.
+CPU, no accelerator. Time: 12 epochs are 10308 steps of 64; the bare step ran at ~4.0k
+images/s with both cores free and ~2.3k with one (2026-12-03), so training takes ~3 to
+~5 minutes, more on a loaded machine. Expected: see CLAIM and
+WORKSPACE.md (16 epochs with dropout 0.3 gave 93.34% in 448 s, 2026-11-22). The
+source's own layout is `configs/cnn_fashion_mnist_fast.py`. `:tiny` runs 20 steps.
 """
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment
+
+# Seeds 0 and 1: 93.30% and 93.56% (mean 93.43%, spread 0.26 points), measured with other
+# jobs on the cores: train time 300 s at load ~8 (seed 1), 722 s at load 7-10 (seed 0), not
+# the 3-minute target's conditions. The band holds both seeds; a rerun of one seed on CPU
+# gives the same number.
+CLAIM = dict(metric="test.accuracy", value=0.9343, tolerance=0.003, higher_is_better=True,
+             hardware="2-core CPU", train_minutes=5.0, measured="2026-12-03")
 
 
 def get_config(arg=None):
   c = experiment(
       "supervised",
       model=sections.model("cnn", features=(16, 64, 128), kernel_size=3, padding="SAME",
-                           dense_features=256, dropout=0.3, batch_norm=True),
+                           dense_features=256, dropout=0.2, batch_norm=True),
       data=dict(horizontal_flip=True),
       optimizer=dict(name="adamw", learning_rate=2e-3, schedule="warmup_cosine", warmup_steps=300,
                      weight_decay=1e-4),
       supervised=dict(flip_tta=True),
-      train=dict(batch_size=64, num_epochs=16))
+      train=dict(batch_size=64, num_epochs=12))
   return sections.with_variant(c, arg, tiny=tiny)
 
 

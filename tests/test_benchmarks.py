@@ -79,7 +79,8 @@ def _kmeans_took_the_override(record, stdout):
   assert {"fit_s", "cpu_s", "inertia", "n_iter"} <= set(row["scikit-learn"])
   # Both sides fit 4 clusters of the same points: their inertias are of one size (3 would be far larger).
   assert row["ours"]["inertia"] == pytest.approx(row["scikit-learn"]["inertia"], rel=0.5)
-  assert [c["what"] for c in record["comparisons"]] == ["median fit", "median CPU seconds"]
+  assert [c["what"] for c in record["comparisons"]] == ["median fit", "median fit per iteration",
+                                                        "median CPU seconds"]
 
 
 def _ppo_row(record, stdout):
@@ -92,7 +93,7 @@ def _ppo_row(record, stdout):
 def _lm_both_sides(record, stdout):
   assert [r["side"] for r in record["rows"]] == ["ours", "PyTorch"]
   assert record["rows"][0]["steps_per_dispatch"] == 5 and record["config"]["lm"]["report_tokens"] == 0
-  assert record["comparisons"][0]["sides"]["PyTorch"] == 1000.0 and "tokens/s: ours" in stdout
+  assert record["comparisons"][0]["sides"]["PyTorch"] == 1000.0 and "tokens/s against PyTorch: ours" in stdout
   assert "val loss after 20 steps" in stdout
 
 

@@ -11,8 +11,11 @@ holds compilation), evaluation excluded; the validation loss is the trainer's af
 last step. With --torch_python (a Python with torch and numpy, e.g. `python3.11 -m venv
 .venv-torch && .venv-torch/bin/pip install -r launch/requirements-torch.txt`), the same
 shape in PyTorch (`launch/torch_gpt_reference.py`, given the config's steps, batch,
-context and log window) is timed right after and the ratio printed; with --repeats the
-two take turns.
+context and log window) is timed right after and the ratio printed; with --nanogpt_dir
+(a nanoGPT checkout) nanoGPT's own `train.py` trains the same shape on the same corpus
+with that Python (`nanogpt.py`); with --repeats the sides take turns.
+
+  python -m launch.benchmark lm --torch_python=.venv-torch/bin/python --nanogpt_dir=<nanoGPT checkout>
 """
 import json
 import os
@@ -21,10 +24,12 @@ import tempfile
 
 from absl import flags
 
-from launch.benchmarks import harness
+from launch.benchmarks import harness, nanogpt
 
 _CONFIG = harness.config_flag("configs/lm_shakespeare_char.py:bench", "Our side's config")
 _TORCH_PYTHON = flags.DEFINE_string("torch_python", "", "Python with torch installed (empty: ours only).")
+_NANOGPT_DIR = flags.DEFINE_string("nanogpt_dir", "", "A nanoGPT checkout: its train.py, run with --torch_python, "
+                                   "is a side too (empty: not run).")
 _REPEATS = harness.repeats_flag()
 TORCH_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "torch_gpt_reference.py")
 
@@ -41,10 +46,14 @@ def run_ours(config) -> dict:
 
 
 def torch_command(python: str, config) -> list:
-  corpus = os.path.join(config.data.data_dir or os.path.join("data", "shakespeare"), "shakespeare.txt")
+  corpus = corpus_path(config)
   return [python, TORCH_SCRIPT, f"--corpus={corpus}", f"--steps={config.train.num_steps}",
           f"--batch={config.train.batch_size}", f"--context={config.data.seq_len}",
           f"--window={config.train.log_every_steps}"]
+
+
+def corpus_path(config) -> str:
+  return os.path.join(config.data.data_dir or os.path.join("data", "shakespeare"), "shakespeare.txt")
 
 
 def run_torch(python: str, config) -> dict:
@@ -59,6 +68,11 @@ def run(argv):
   config.lm.report_tokens = 0   # No sample: its generation is not training.
   report = harness.Report("lm", config)
   sides = {"ours": lambda: run_ours(config)}
+  if _NANOGPT_DIR.value and not _TORCH_PYTHON.value:
+    raise SystemExit("error: --nanogpt_dir needs --torch_python (a Python with torch and numpy)")
+  if _NANOGPT_DIR.value:
+    nanogpt.check_checkout(_NANOGPT_DIR.value)
+    sides["nanoGPT"] = lambda: nanogpt.run(_TORCH_PYTHON.value, _NANOGPT_DIR.value, config, corpus_path(config))
   if _TORCH_PYTHON.value:
     sides["PyTorch"] = lambda: run_torch(_TORCH_PYTHON.value, config)
   ours = {}
@@ -67,8 +81,8 @@ def run(argv):
     if side == "ours":
       ours = result
     else:
-      report.compare("tokens/s", ("ours", ours["tokens_per_sec"]), ("PyTorch", result["tokens_per_sec"]),
+      report.compare(f"tokens/s against {side}", ("ours", ours["tokens_per_sec"]), (side, result["tokens_per_sec"]),
                      "tokens/s", lower_is_better=False)
       print(f"val loss after {config.train.num_steps} steps: ours {ours['val_loss']:.3f}, "
-            f"PyTorch {result['val_loss']:.3f}")
+            f"{side} {result['val_loss']:.3f}")
   report.finish()

@@ -9,22 +9,32 @@ minibatches, 64-64 tanh MLP, 5e5 env steps per agent = 976 updates), all updates
 jitted dispatch of the trainer's own train function (`train.steps_per_dispatch` = the
 number of updates), on one device. Compilation and the run are timed apart; the run's
 CPU time is printed too (on a machine shared with other jobs it is closer to the idle
-wall time). The reference system is not a Python package here, so it cannot be timed in
-the same run: the scikit-learn K-Means line (`sklearn_kmeans.py`, shared/BENCHMARKS.md)
-places this machine against the reference's published figures (machine A: 1 seed 2.2 s,
-16 seeds 25 s; machine B: 4.1 s, 65.7 s).
+wall time).
+
+With --reference_dir (a purejaxrl checkout) the peer's own `ppo.py` trains the same
+settings in the same run (`purejaxrl.py`: loaded unedited, gymnax 1.0's step adapted),
+the two sides taking turns --repeats times; both numbers, the ratio of env steps/s and
+the final returns are printed. Without it, the scikit-learn K-Means line
+(`sklearn_kmeans.py`, shared/BENCHMARKS.md) places this machine against the reference's
+published figures (machine A: 1 seed 2.2 s, 16 seeds 25 s; machine B: 4.1 s, 65.7 s).
+
+  python -m launch.benchmark ppo --reference_dir=<purejaxrl checkout> --skip_machine_line --repeats=2
 """
+import statistics
 import os
 import tempfile
 
 from absl import flags
 
-from launch.benchmarks import harness, sklearn_kmeans
+from launch.benchmarks import harness, purejaxrl, sklearn_kmeans
 
 _CONFIG = harness.config_flag("configs/ppo_cartpole.py", "The PPO config whose settings are timed")
 _SEEDS = flags.DEFINE_list("seeds", ["1", "16"], "Numbers of agents trained in one call, one timed run each.")
 _DEVICES = flags.DEFINE_integer("devices", 1, "CPU devices (one thread each); > 1 splits the agents "
                                 "over them (mesh.rules seed -> data).")
+_REFERENCE_DIR = flags.DEFINE_string("reference_dir", "", "A purejaxrl checkout: its ppo.py trains the same "
+                                     "settings beside ours (empty = ours only).")
+_REPEATS = harness.repeats_flag()
 _SKIP_MACHINE = flags.DEFINE_bool("skip_machine_line", False, "Skip the scikit-learn K-Means reference line.")
 
 
@@ -87,7 +97,25 @@ def run(argv):
   if not _SKIP_MACHINE.value:
     speed = sklearn_kmeans.machine_speed()
     report.note("machine_speed", speed, sklearn_kmeans.machine_speed_line(speed))
+  peer = purejaxrl.load_ppo(_REFERENCE_DIR.value) if _REFERENCE_DIR.value else None
   for seeds in map(int, _SEEDS.value):
-    r = time_ppo(config, seeds, _DEVICES.value)
-    report.row(r, result_line(r))
+    sides = {"ours": lambda: time_ppo(config.copy_and_resolve_references(), seeds, _DEVICES.value)}
+    if peer is not None:
+      sides["purejaxrl"] = lambda: purejaxrl.time_train(peer, config, seeds)
+    results = {}
+    for _, side, r in harness.take_turns(sides, _REPEATS.value):
+      report.row({"side": side, **r}, f"{side:>9}: " + result_line(r))
+      results.setdefault(side, []).append(r)
+    if peer is not None:
+      compare_sides(report, seeds, results)
   report.finish()
+
+
+def compare_sides(report, seeds: int, results: dict) -> None:
+  """Median env steps/s of each side over the rounds, their ratio, and the final returns."""
+  median = lambda side, key: statistics.median(r[key] for r in results[side])
+  report.compare(f"{seeds} agents, env steps/s", ("ours", median("ours", "env_steps_per_s")),
+                 ("purejaxrl", median("purejaxrl", "env_steps_per_s")), "steps/s", lower_is_better=False)
+  report.note(f"final_return_{seeds}", {s: median(s, "final_return_mean") for s in results},
+              f"{seeds} agents, final return (mean over agents, median over rounds): "
+              f"ours {median('ours', 'final_return_mean'):.1f}, purejaxrl {median('purejaxrl', 'final_return_mean'):.1f}")
