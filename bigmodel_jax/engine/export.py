@@ -42,6 +42,12 @@ def export_inference(inf: Inference):
   return jax.export.export(jax.jit(inf.fn))(arg)
 
 
+def one_device_like(mesh):
+  """A mesh of the first device with `mesh`'s axis names, so sharding annotations still resolve."""
+  devices = np.array(jax.devices()[:1]).reshape((1,) * len(mesh.axis_names))
+  return jax.sharding.Mesh(devices, mesh.axis_names, axis_types=mesh.axis_types)
+
+
 def _metadata(run, state_step: int, inf: Inference, exported) -> dict:
   outputs = exported.out_avals
   return {"format": FORMAT, "workload": run.config.workload,
@@ -65,9 +71,10 @@ def write_artefact(run, state, options, *, make_inference) -> dict:
   if os.path.exists(folder) and not os.path.isdir(folder):
     raise ConfigError(f"--output={folder!r} is a file; export writes a folder")
   inf = make_inference(run, state)
-  exported = export_inference(inf)
   example = np.asarray(inf.example, np.dtype(inf.input_dtype))
-  expected = np.asarray(jax.jit(inf.fn)(example))
+  with jax.set_mesh(one_device_like(run.mesh)):   # Loadable on any one device, not only this mesh.
+    exported = export_inference(inf)
+    expected = np.asarray(jax.jit(inf.fn)(example))
   step = int(jax.device_get(getattr(state, "step", None) if not isinstance(state, dict) else state.get("step", 0)))
   if run.is_writer:
     os.makedirs(folder, exist_ok=True)

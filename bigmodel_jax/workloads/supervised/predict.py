@@ -66,10 +66,11 @@ def _npy_batch(path: str, shape: tuple) -> np.ndarray:
     x = np.load(path, mmap_mode="r", allow_pickle=False)
   except (OSError, ValueError) as e:
     raise DataError(f"--input={path!r} is not a readable .npy file ({type(e).__name__}: {e})") from e
+  given = tuple(x.shape)
   if x.ndim == len(shape) and shape[-1] == 1:
     x = x[..., None]
   if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape) or len(x) == 0:
-    raise DataError(f"--input={path!r} has shape {tuple(x.shape)}; expected (N>0, {', '.join(map(str, shape))})")
+    raise DataError(f"--input={path!r} has shape {given}; expected (N>0, {', '.join(map(str, shape))})")
   if x.dtype == np.uint8:
     return np.asarray(x, np.float32) / 255.0
   if x.dtype.kind != "f" or not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
