@@ -22,7 +22,7 @@ _ARTEFACT = flags.DEFINE_string("artefact", None, "Folder written by --mode=expo
 _HOST = flags.DEFINE_string("host", "127.0.0.1", "Address to listen on (0.0.0.0: every interface).")
 _PORT = flags.DEFINE_integer("port", 8000, "TCP port.")
 _MAX_BATCH = flags.DEFINE_integer("max_batch_size", 64, "Inputs per model call (1: no batching), 1..4096.")
-_MAX_WAIT = flags.DEFINE_float("max_wait_ms", 2.0, "How long a batch waits for more requests, 0..1000 ms.")
+_MAX_WAIT = flags.DEFINE_float("max_wait_ms", 2.0, "How long a batch waits for more requests, 0..10000 ms.")
 _MAX_BODY = flags.DEFINE_integer("max_body_bytes", 4_000_000, "Largest request body in bytes (413 above).")
 _MAX_INPUTS = flags.DEFINE_integer("max_inputs", 256, "Most inputs in one request (413 above).")
 
@@ -36,8 +36,8 @@ def checked_settings():
                      "(write one with --mode=export)")
   if not 1 <= _MAX_BATCH.value <= 4096:
     raise ValueError(f"--max_batch_size={_MAX_BATCH.value}; allowed 1..4096")
-  if not 0 <= _MAX_WAIT.value <= 1000:
-    raise ValueError(f"--max_wait_ms={_MAX_WAIT.value}; allowed 0..1000")
+  if not 0 <= _MAX_WAIT.value <= 10_000:
+    raise ValueError(f"--max_wait_ms={_MAX_WAIT.value}; allowed 0..10000")
   if _MAX_BODY.value < 1 or _MAX_INPUTS.value < 1:
     raise ValueError(f"--max_body_bytes={_MAX_BODY.value}, --max_inputs={_MAX_INPUTS.value}; both must be >= 1")
   if not 0 <= _PORT.value <= 65535:
