@@ -12,6 +12,7 @@ it after the requests in flight are answered. A bad flag or artefact is one `err
 and exit status 1; a bad request is a 4xx with one line and the server goes on.
 """
 import os
+import signal
 import sys
 
 from absl import app, flags
@@ -59,7 +60,10 @@ def main(argv) -> None:
   print(f"serving {_ARTEFACT.value} on http://{_HOST.value}:{_PORT.value} "
         f"(max_batch_size={settings.max_batch_size}, max_wait_ms={settings.max_wait_ms})", flush=True)
   # uvicorn answers SIGTERM / SIGINT by closing the socket, finishing the requests in flight, then
-  # running the app's shutdown (which stops the batcher).
+  # running the app's shutdown (which stops the batcher); afterwards it raises the signal again
+  # with the handler it found, which here notes it, so the drained server exits 0.
+  for stop_signal in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(stop_signal, lambda signum, frame: None)
   uvicorn.run(application, host=_HOST.value, port=_PORT.value, log_level="warning", access_log=False,
               loop="uvloop", http="httptools")
   print("stopped: every request in flight was answered", flush=True)
