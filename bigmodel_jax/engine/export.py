@@ -6,7 +6,8 @@ The artefact folder (--output, default <workdir>/export) holds
   example_inputs.npy / example_outputs.npy   a few inputs and the trainer's own outputs for them.
 Loading needs only jax and numpy (`launch/serve.py` serves it):
   jax.export.deserialize(bytearray(open("model.jaxexport", "rb").read())).call(x)
-Each workload says what its inference function is (`Inference`) and registers `export_mode(...)`.
+Each workload says what its inference function is (`Inference`) and registers
+`workloads.base.export_mode(...)`, which calls `write_artefact`.
 """
 import dataclasses
 import json
@@ -17,7 +18,6 @@ import jax
 import numpy as np
 
 from bigmodel_jax.errors import ConfigError
-from bigmodel_jax.workloads.base import IO_FLAGS, Mode, output_path
 
 MODEL_FILE = "model.jaxexport"
 META_FILE = "metadata.json"
@@ -65,9 +65,8 @@ def compiler_flags() -> list:
   return [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform")]
 
 
-def write_artefact(run, state, options, *, make_inference) -> dict:
+def write_artefact(run, state, folder: str, make_inference) -> dict:
   """--mode=export: writes the artefact folder (module docstring); returns what it wrote."""
-  folder = output_path(run, options, "export")
   if os.path.exists(folder) and not os.path.isdir(folder):
     raise ConfigError(f"--output={folder!r} is a file; export writes a folder")
   inf = make_inference(run, state)
@@ -86,12 +85,4 @@ def write_artefact(run, state, options, *, make_inference) -> dict:
     np.save(os.path.join(folder, "example_outputs.npy"), expected)
   return {"output": folder, "input_shape": ["b", *inf.input_shape], "input_dtype": inf.input_dtype,
           "bytes": len(exported.serialize())}
-
-
-def export_mode(make_inference: Callable) -> Mode:
-  """The Mode a workload registers as "export"; `make_inference(run, state) -> Inference`."""
-  def run_mode(run, state, options):
-    return write_artefact(run, state, options, make_inference=make_inference)
-  return Mode(run_mode, "the inference function and weights as a jax.export artefact folder (default "
-              "<workdir>/export)", {"output": IO_FLAGS["output"]})
 

@@ -25,6 +25,7 @@ from bigmodel_jax.config import sections as shared_sections
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.config.checks import Check
 from bigmodel_jax.data.base import Data
+from bigmodel_jax.engine import export
 from bigmodel_jax.errors import ConfigError
 
 
@@ -156,3 +157,11 @@ def output_path(run, options, default_name: str) -> str:
   if not os.path.isdir(parent):
     raise ConfigError(f"--output={path!r}: its folder {parent!r} does not exist")
   return path
+
+
+def export_mode(make_inference: Callable) -> Mode:
+  """The Mode a workload registers as "export"; `make_inference(run, state) -> export.Inference`."""
+  def run_mode(run, state, options):
+    return export.write_artefact(run, state, output_path(run, options, "export"), make_inference)
+  return Mode(run_mode, "the inference function and weights as a jax.export artefact folder (default "
+              "<workdir>/export)", {"output": IO_FLAGS["output"]})

@@ -21,7 +21,7 @@ from bigmodel_jax.engine.parallel import DATA_AXIS
 from bigmodel_jax.engine.train_state import ema_update
 from bigmodel_jax.models import build_model
 from bigmodel_jax.models.generative import DCGAN
-from bigmodel_jax.workloads.base import Workload, with_common
+from bigmodel_jax.workloads.base import Workload, export_mode, with_common
 from bigmodel_jax.workloads.generative import common as generative
 
 LOSSES = ("nonsaturating", "wgan_gp")
@@ -237,4 +237,4 @@ WORKLOAD = Workload(
     guarded_metrics=("d_loss", "g_loss"),
     curve_metrics=("d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy", "gradient_penalty"),
     throughput=_throughput, config_checks={"model.name": v.one_of("dcgan")},
-    modes={**generative.modes(generate), "export": export.export_mode(inference)}, on_evaluation=functools.partial(generative.on_evaluation, generate=generate))
+    modes={**generative.modes(generate), "export": export_mode(inference)}, on_evaluation=functools.partial(generative.on_evaluation, generate=generate))

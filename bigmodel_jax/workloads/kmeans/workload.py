@@ -19,7 +19,7 @@ from bigmodel_jax.config import checks as v
 from bigmodel_jax.config import sections
 from bigmodel_jax.engine import export
 from bigmodel_jax.engine.parallel import DATA_AXIS
-from bigmodel_jax.workloads.base import IO_FLAGS, Mode, Report, Workload, output_path, with_common
+from bigmodel_jax.workloads.base import IO_FLAGS, Mode, Report, Workload, export_mode, output_path, with_common
 from bigmodel_jax.workloads.kmeans import ops as km
 from bigmodel_jax.workloads.kmeans import plots as kmeans_plots
 from bigmodel_jax.workloads.kmeans import points
@@ -280,7 +280,7 @@ WORKLOAD = Workload(
     checkpoint_meta=checkpoint_meta, transfer_fields=("centroids",), data_layout=data_layout,
     modes={"predict": Mode(predict, "the nearest centroid of every row: predictions.npy", INPUT_FLAG),
            "transform": Mode(transform, "the distance of every row to every centroid: transform.npy", INPUT_FLAG),
-           "export": export.export_mode(inference)},
+           "export": export_mode(inference)},
     config_checks={"train.num_steps": v.POSITIVE_INT},
     unused_keys=("train.num_epochs", "train.ema_decay"),
     stop_metric="converged")

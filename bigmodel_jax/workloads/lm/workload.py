@@ -24,7 +24,7 @@ from bigmodel_jax.engine import export, parallel
 from bigmodel_jax.engine.optim import make_optimizer
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models import build_model
-from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, with_common
+from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, export_mode, with_common
 from bigmodel_jax.workloads.lm.sampling import generate_text
 
 LM_SECTION = dict(
@@ -207,7 +207,7 @@ WORKLOAD = Workload(
     eval_step=eval_step, summarize=summarize, report=report, gather_batch=gather_batch,
     eval_splits=("validation",), final_split="validation", throughput=throughput,
     modes={"sample": Mode(sample_mode, "continue a prompt with the latest checkpoint (sample.txt)", SAMPLE_FLAGS),
-           "export": export.export_mode(inference)},
+           "export": export_mode(inference)},
     config_checks={"train.num_steps": v.POSITIVE_INT}, unused_keys=("train.num_epochs", "train.ema_decay"),
     flops_per_unit=flops_per_token)
 

@@ -15,7 +15,7 @@ from bigmodel_jax.config import checks as v
 from bigmodel_jax.engine import export
 from bigmodel_jax.errors import DataError
 from bigmodel_jax.models import build_model
-from bigmodel_jax.workloads.base import IO_FLAGS, ModeFlag, Mode, output_path
+from bigmodel_jax.workloads.base import IO_FLAGS, Mode, ModeFlag, export_mode, output_path
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -126,4 +126,4 @@ def predict(run, state, options) -> dict:
 
 PREDICT = Mode(predict, "top-k classes of image files, a folder or a .npy batch: JSON lines",
                {**IO_FLAGS, "top_k": ModeFlag(int, "classes listed per input", v.int_in(1, 1000), default=3)})
-EXPORT = export.export_mode(inference)
+EXPORT = export_mode(inference)
