@@ -26,6 +26,7 @@ BENCHMARKS = {
     "lm": "GPT training tokens/s and validation loss on Shakespeare, ours against PyTorch (--torch_python)",
     "ppo": "PPO on CartPole with 1 and 16 agents, compile and run timed apart, plus a machine-speed line",
     "processes": "one process with two devices against two processes with one device each, same config",
+    "serve": "launch.serve under 1, 8 and 64 loopback clients: p50/p99 latency, images/s, with and without batching",
     "step": "the jitted train step of any --config alone: compile time, steps/s and units/s",
     "time_to_accuracy": "training seconds to 91% Fashion-MNIST test accuracy, ours against the source's Keras CNN",
 }

@@ -172,7 +172,8 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
 # whichever worker is free. (`--dist loadgroup` would do this with marks, but its group suffix
 # does not reach the node ids under pytest 9.)
 SHARED_RUN_FILES = ("test_generative.py", "test_generative_coverage.py", "test_kmeans.py", "test_lm.py",
-                    "test_reliability.py", "test_rl.py", "test_train.py")
+                    "test_reliability.py", "test_rl.py", "test_train.py", "test_export_predict.py",
+                    "test_serve.py")
 
 
 @pytest.hookimpl(optionalhook=True)   # Known only with pytest-xdist.

@@ -25,7 +25,7 @@ def test_every_flag_gets_its_declared_default_or_config_value():
   assert _options("dcgan_fashion_mnist", "sample", {}) == {"num_samples": 100}
   episodes = load_config("ppo_cartpole", "tiny").rl.eval_episodes
   assert _options("ppo_cartpole", "eval", {}) == {"num_episodes": episodes}
-  assert _options("kmeans_digits", "predict", {}) == {"input": ""}
+  assert _options("kmeans_digits", "predict", {}) == {"input": "", "output": ""}
 
 
 @pytest.mark.parametrize("name, mode, given, message", [
@@ -61,4 +61,4 @@ def test_the_launcher_prints_a_modes_help_without_a_workdir():
                            "--mode=predict", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "JAX_PLATFORMS": "cpu"})
   assert result.returncode == 0, result.stderr
-  assert "--mode=predict of workload 'kmeans'" in result.stdout and "--input: a .npy file" in result.stdout
+  assert "--mode=predict of workload 'kmeans'" in result.stdout and "--input: a file, a folder or a .npy batch" in result.stdout

@@ -18,11 +18,15 @@ Functions get `config` and `spec` by keyword; everything else is an array:
 """
 import dataclasses
 import json
+import os
 from typing import Any, Callable, Optional
 
 from bigmodel_jax.config import sections as shared_sections
+from bigmodel_jax.config import checks as v
 from bigmodel_jax.config.checks import Check
 from bigmodel_jax.data.base import Data
+from bigmodel_jax.engine import export
+from bigmodel_jax.errors import ConfigError
 
 
 @dataclasses.dataclass
@@ -134,3 +138,30 @@ def with_common(**own) -> dict:
   """A workload's sections: the shared train/eval/checkpoint/mesh and its own (data, optimizer, ...);
   its own may replace a shared one (e.g. RL's `eval`, whose batch is episodes)."""
   return {**shared_sections.COMMON, **own}
+
+
+# The one convention of every mode that reads or writes files: --input (a file, folder or .npy; ""
+# = the test split) and --output ("" = <workdir>/<the mode's own file name>).
+IO_FLAGS = {
+    "input": ModeFlag(str, "a file, a folder or a .npy batch to run on (default: the test split)", v.STRING,
+                      default=""),
+    "output": ModeFlag(str, "where to write the result (default: a file or folder in --workdir)", v.STRING,
+                       default=""),
+}
+
+
+def output_path(run, options, default_name: str) -> str:
+  """--output, or <workdir>/<default_name>; its parent folder must exist."""
+  path = options.get("output") or os.path.join(run.workdir, default_name)
+  parent = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(parent):
+    raise ConfigError(f"--output={path!r}: its folder {parent!r} does not exist")
+  return path
+
+
+def export_mode(make_inference: Callable) -> Mode:
+  """The Mode a workload registers as "export"; `make_inference(run, state) -> export.Inference`."""
+  def run_mode(run, state, options):
+    return export.write_artefact(run, state, output_path(run, options, "export"), make_inference)
+  return Mode(run_mode, "the inference function and weights as a jax.export artefact folder (default "
+              "<workdir>/export)", {"output": IO_FLAGS["output"]})

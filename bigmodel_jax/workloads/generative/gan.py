@@ -9,17 +9,19 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import struct
 
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.config import sections
+from bigmodel_jax.engine import export
 from bigmodel_jax.engine.optim import make_optimizer
 from bigmodel_jax.engine.parallel import DATA_AXIS
 from bigmodel_jax.engine.train_state import ema_update
 from bigmodel_jax.models import build_model
 from bigmodel_jax.models.generative import DCGAN
-from bigmodel_jax.workloads.base import Workload, with_common
+from bigmodel_jax.workloads.base import Workload, export_mode, with_common
 from bigmodel_jax.workloads.generative import common as generative
 
 LOSSES = ("nonsaturating", "wgan_gp")
@@ -196,6 +198,15 @@ def generate(state: GanState, z, *, config, spec, ema: bool = True):
                      method=DCGAN.generate)
 
 
+def inference(run, state) -> export.Inference:
+  """Latents (B, latent_size) float32 -> generated images in [-1, 1] (B, H, W, C), as --mode=sample."""
+  state = jax.device_get(state)
+  fn = lambda z_BxZ: generate(state, z_BxZ, config=run.config, spec=run.data.spec)
+  example = np.asarray(generative.latents(run.config, 4, purpose=7))
+  meta = {"input": "latents ~ N(0, I) (batch, latent_size)", "output": "images in [-1, 1]"}
+  return export.Inference(fn, (run.config.model.latent_size,), "float32", meta, example)
+
+
 def eval_step(state: GanState, batch, rng, *, config, spec) -> dict:
   """Per row: D's output on a held-out real image and on a generated one (fixed latents per batch)."""
   model = make_model(config, spec)
@@ -229,4 +240,4 @@ WORKLOAD = Workload(
     guarded_metrics=("d_loss", "g_loss"),
     curve_metrics=("d_loss", "g_loss", "d_real_accuracy", "d_fake_accuracy", "gradient_penalty"),
     throughput=_throughput, config_checks={"model.name": v.one_of("dcgan")},
-    modes=generative.modes(generate), on_evaluation=functools.partial(generative.on_evaluation, generate=generate))
+    modes={**generative.modes(generate), "export": export_mode(inference)}, on_evaluation=functools.partial(generative.on_evaluation, generate=generate))

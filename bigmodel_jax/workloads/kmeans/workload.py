@@ -17,8 +17,9 @@ from jax.sharding import PartitionSpec as P
 
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.config import sections
+from bigmodel_jax.engine import export
 from bigmodel_jax.engine.parallel import DATA_AXIS
-from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, with_common
+from bigmodel_jax.workloads.base import IO_FLAGS, Mode, Report, Workload, export_mode, output_path, with_common
 from bigmodel_jax.workloads.kmeans import ops as km
 from bigmodel_jax.workloads.kmeans import plots as kmeans_plots
 from bigmodel_jax.workloads.kmeans import points
@@ -207,9 +208,8 @@ def _distances_by_batch(run, state, batches):
     yield np.asarray(fn(centroids, batch["points"]))[batch["mask"]]
 
 
-def _write_rows(run, name: str, rows: int, columns: tuple, dtype, chunks) -> str:
-  """Streams `chunks` (row blocks) into <workdir>/<name> as one .npy without holding it all."""
-  path = os.path.join(run.workdir, name)
+def _write_rows(run, path: str, rows: int, columns: tuple, dtype, chunks) -> str:
+  """Streams `chunks` (row blocks) into `path` as one .npy without holding it all."""
   out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(rows,) + columns) if run.is_writer else None
   start = 0
   for chunk in chunks:
@@ -232,7 +232,7 @@ def predict(run, state, options) -> dict:
       chunk = np.argmin(d2, axis=1)
       counts[:] += np.bincount(chunk, minlength=k)
       yield chunk
-  path = _write_rows(run, "predictions.npy", rows, (), np.int64, labels())
+  path = _write_rows(run, output_path(run, options, "predictions.npy"), rows, (), np.int64, labels())
   return {"input": source, "rows": rows, "cluster_sizes": counts.tolist(), "output": path}
 
 
@@ -241,8 +241,19 @@ def transform(run, state, options) -> dict:
   rows, batches, source = _mode_batches(run, options)
   k = run.data.spec.num_clusters
   distances = (np.sqrt(d2).astype(np.float32) for d2 in _distances_by_batch(run, state, batches))
-  path = _write_rows(run, "transform.npy", rows, (k,), np.float32, distances)
+  path = _write_rows(run, output_path(run, options, "transform.npy"), rows, (k,), np.float32, distances)
   return {"input": source, "shape": [rows, k], "output": path}
+
+
+def inference(run, state) -> export.Inference:
+  """Points (B, features) float32 -> the index of the nearest centroid of the best restart (B,) int32."""
+  best = int(np.argmin(jax.device_get(state["inertia"])))
+  centroids = np.asarray(jax.device_get(state["centroids"])[best])
+  fn = lambda x_BxD: jnp.argmin(km.squared_distances(x_BxD, jnp.sum(x_BxD * x_BxD, axis=1), centroids),
+                                axis=1).astype(jnp.int32)
+  x = run.data.splits["test"][0] if "test" in run.data.splits else run.data.splits["train"][0]
+  meta = {"input": "points (batch, features)", "output": "cluster index", "num_clusters": len(centroids)}
+  return export.Inference(fn, (run.data.spec.num_features,), "float32", meta, np.asarray(x[:8], np.float32))
 
 
 def throughput(config, spec) -> tuple:
@@ -258,8 +269,7 @@ def checkpoint_meta(config) -> dict:
   return {f"kmeans.{k}": config.kmeans[k] for k in ("num_clusters", "n_init")}
 
 
-INPUT_FLAG = {"input": ModeFlag(str, "a .npy file of points or images (default: the test split)", v.STRING,
-                               default="")}
+INPUT_FLAG = IO_FLAGS   # --input: a .npy file of points or images; --output: the .npy written.
 
 WORKLOAD = Workload(
     sections=with_common(data=points.DATA_SECTION, kmeans=KMEANS_SECTION, train=TRAIN_SECTION, eval=EVAL_SECTION,
@@ -269,7 +279,8 @@ WORKLOAD = Workload(
     final_split="train", guarded_metrics=("inertia",), curve_metrics=("inertia",), throughput=throughput,
     checkpoint_meta=checkpoint_meta, transfer_fields=("centroids",), data_layout=data_layout,
     modes={"predict": Mode(predict, "the nearest centroid of every row: predictions.npy", INPUT_FLAG),
-           "transform": Mode(transform, "the distance of every row to every centroid: transform.npy", INPUT_FLAG)},
+           "transform": Mode(transform, "the distance of every row to every centroid: transform.npy", INPUT_FLAG),
+           "export": export_mode(inference)},
     config_checks={"train.num_steps": v.POSITIVE_INT},
     unused_keys=("train.num_epochs", "train.ema_decay"),
     stop_metric="converged")

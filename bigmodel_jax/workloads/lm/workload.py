@@ -20,11 +20,11 @@ from jax.sharding import PartitionSpec as P
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.config import sections
 from bigmodel_jax.data import text
-from bigmodel_jax.engine import parallel
+from bigmodel_jax.engine import export, parallel
 from bigmodel_jax.engine.optim import make_optimizer
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models import build_model
-from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, with_common
+from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, export_mode, with_common
 from bigmodel_jax.workloads.lm.sampling import generate_text
 
 LM_SECTION = dict(
@@ -165,6 +165,17 @@ def sample_mode(run, state, options) -> dict:
           "cache": bool(run.config.lm.cache and make_model(run.config, run.data.spec).SUPPORTS_CACHE)}
 
 
+def inference(run, state) -> export.Inference:
+  """Token ids (B, seq_len) int32 -> the next token's logits (B, V) after the last position."""
+  model, params = make_model(run.config, run.data.spec), jax.device_get(state.params)
+  seq_len = run.config.data.seq_len
+  fn = lambda tokens_BxT: model.apply({"params": params}, tokens_BxT, train=False)[:, -1]
+  example = np.stack([np.arange(i, i + seq_len) % run.data.spec.vocab_size for i in range(4)]).astype(np.int32)
+  meta = {"input": "token ids (batch, seq_len)", "output": "logits of the next token",
+          "vocab": np.asarray(jax.device_get(state.vocab)).tolist()}
+  return export.Inference(fn, (seq_len,), "int32", meta, example)
+
+
 SAMPLE_FLAGS = {
     "prompt": ModeFlag(str, "text to continue", v.STRING, default_key="lm.prompt"),
     "num_tokens": ModeFlag(int, "tokens to generate after the prompt", v.int_in(1, 1_000_000),
@@ -195,7 +206,8 @@ WORKLOAD = Workload(
     make_data=make_data, num_train_steps=num_train_steps, init_state=init_state, train_step=train_step,
     eval_step=eval_step, summarize=summarize, report=report, gather_batch=gather_batch,
     eval_splits=("validation",), final_split="validation", throughput=throughput,
-    modes={"sample": Mode(sample_mode, "continue a prompt with the latest checkpoint (sample.txt)", SAMPLE_FLAGS)},
+    modes={"sample": Mode(sample_mode, "continue a prompt with the latest checkpoint (sample.txt)", SAMPLE_FLAGS),
+           "export": export_mode(inference)},
     config_checks={"train.num_steps": v.POSITIVE_INT}, unused_keys=("train.num_epochs", "train.ema_decay"),
     flops_per_unit=flops_per_token)
 

@@ -16,6 +16,7 @@ from bigmodel_jax.models import build_model
 from bigmodel_jax.workloads.base import Report, Workload, with_common
 from bigmodel_jax.workloads.supervised import metrics as classification_metrics
 from bigmodel_jax.workloads.supervised import plots
+from bigmodel_jax.workloads.supervised import predict
 
 # The workload's own keys.
 SUPERVISED_SECTION = dict(
@@ -175,4 +176,5 @@ def report(run, state, outputs) -> Report:
 WORKLOAD = Workload(
     sections=with_common(data=DATA_SECTION, optimizer=sections.OPTIMIZER, supervised=SUPERVISED_SECTION),
     make_data=make_data, num_train_steps=num_train_steps, init_state=init_state, train_step=train_step,
-    eval_step=eval_step, summarize=summarize, report=report, gather_batch=gather_batch)
+    eval_step=eval_step, summarize=summarize, report=report, gather_batch=gather_batch,
+    modes={"predict": predict.PREDICT, "export": predict.EXPORT})
