@@ -37,7 +37,7 @@ def private_aggregate(cfg, seed: int) -> optax.GradientTransformation:
   """Clips each example's gradient to C, sums, adds N(0, (sigma C)^2), divides by the batch."""
   import jax
   return optax.contrib.differentially_private_aggregate(cfg.clip_norm, cfg.noise_multiplier,
-                                                        key=jax.random.PRNGKey(seed + 7))
+                                                        key=jax.random.key(seed + 7))
 
 
 @functools.lru_cache(maxsize=256)
@@ -62,6 +62,10 @@ def steps_within(cfg, sampling_rate: float, max_steps: int, multiple: int = 1) -
       lo = mid
     else:
       hi = mid - 1
+  if lo == 0:
+    raise ConfigError(f"dp.target_epsilon={cfg.target_epsilon} is spent before the first "
+                      f"{multiple} step(s) (epsilon {epsilon(cfg.noise_multiplier, sampling_rate, multiple, cfg.delta):.3g}); "
+                      f"raise it or dp.noise_multiplier")
   return lo * multiple
 
 

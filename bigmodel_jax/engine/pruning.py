@@ -44,8 +44,8 @@ def magnitude_masks(params, sparsity):
   which = prunable(params)
   kernels = [jnp.abs(p).ravel() for p, w in zip(jax.tree.leaves(params), jax.tree.leaves(which)) if w]
   everything = jnp.sort(jnp.concatenate(kernels))
-  index = jnp.clip(jnp.floor(sparsity * everything.size).astype(jnp.int32), 0, everything.size - 1)
-  threshold = jnp.where(sparsity > 0, everything[index], -1.0)
+  pruned = jnp.floor(sparsity * everything.size).astype(jnp.int32)   # Weights at or below the threshold.
+  threshold = jnp.where(pruned > 0, everything[jnp.clip(pruned - 1, 0, everything.size - 1)], -1.0)
   return jax.tree.map(lambda p, w: (jnp.abs(p) > threshold).astype(p.dtype) if w else jnp.ones_like(p),
                       params, which)
 
