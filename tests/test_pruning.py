@@ -56,3 +56,11 @@ def test_pruned_run_reaches_its_sparsity_and_keeps_it_in_checkpoints(tmp_path):
   zeros = sum(int(np.sum(a == 0)) for a in kernels) / sum(a.size for a in kernels)
   assert zeros == pytest.approx(0.8, abs=0.01)     # What the checkpoint holds, read back.
   assert np.isfinite(summary["test"]["loss"])
+
+
+def test_language_model_prunes_its_kernels(tmp_path):
+  config = make_config("lm_shakespeare_char", **{"prune.sparsity": 0.5, "prune.update_every_steps": 5,
+                                                 "prune.ramp_fraction": 0.5})
+  summary = trainer.train_and_evaluate(config, str(tmp_path))
+  assert summary["sparsity"]["global"] == pytest.approx(0.5, abs=0.01)
+  assert np.isfinite(summary["test"]["loss"])
