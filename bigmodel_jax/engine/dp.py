@@ -23,12 +23,13 @@ DP_SECTION = dict(
 
 
 def enabled(cfg) -> bool:
-  return cfg.clip_norm > 0
+  """None (a config written before the section existed) is off."""
+  return cfg is not None and cfg.clip_norm > 0
 
 
 def check(config) -> None:
   """Batch norm mixes the examples of a batch, so per-example gradients would not bound anything."""
-  if enabled(config.dp) and config.model.get("batch_norm", False):
+  if enabled(config.get("dp")) and config.model.get("batch_norm", False):
     raise ConfigError("dp.clip_norm>0 with model.batch_norm=True: batch norm mixes examples, so "
                       "per-example clipping bounds nothing; set model.batch_norm=False")
 

@@ -68,8 +68,13 @@ def magnitude_pruning(cfg, total_steps: int) -> optax.GradientTransformation:
   return optax.GradientTransformation(init, update)
 
 
+def enabled(cfg) -> bool:
+  """None (a config written before the section existed) is off."""
+  return cfg is not None and cfg.sparsity > 0
+
+
 def with_pruning(tx, cfg, total_steps: int):
-  return tx if cfg.sparsity == 0 else optax.chain(tx, magnitude_pruning(cfg, total_steps))
+  return tx if not enabled(cfg) else optax.chain(tx, magnitude_pruning(cfg, total_steps))
 
 
 def sparsity_report(params) -> dict:

@@ -27,7 +27,8 @@ def rules(cfg) -> list:
 
 
 def is_quantized(cfg) -> bool:
-  return cfg.weights == "int8"
+  """None (a config written before the section existed) is float."""
+  return cfg is not None and cfg.weights == "int8"
 
 
 def holds_int8_params(cfg) -> bool:

@@ -39,8 +39,8 @@ def planned_steps(config, spec) -> int:
 def num_train_steps(config, spec) -> int:
   """The planned run, ended earlier under DP-SGD at the last step within dp.target_epsilon."""
   steps = planned_steps(config, spec)
-  if dp.enabled(config.dp):
-    steps = dp.steps_within(config.dp, sampling_rate(spec), steps, config.train.steps_per_dispatch)
+  if dp.enabled(config.get("dp")):
+    steps = dp.steps_within(config.get("dp"), sampling_rate(spec), steps, config.train.steps_per_dispatch)
   return steps
 
 
@@ -50,15 +50,15 @@ def sampling_rate(spec) -> float:
 
 def build_classifier(config, spec):
   """The model as the config runs it (float, QAT or int8 weights)."""
-  return quantize.wrap_model(build_model(config.model, num_outputs=spec.num_outputs), config.quant)
+  return quantize.wrap_model(build_model(config.model, num_outputs=spec.num_outputs), config.get("quant"))
 
 
 def _model_and_optimizer(config, spec):
   total = num_train_steps(config, spec)
   tx = make_optimizer(config.optimizer, total)
-  if dp.enabled(config.dp):
-    tx = optax.chain(dp.private_aggregate(config.dp, config.seed), tx)
-  return build_classifier(config, spec), pruning.with_pruning(tx, config.prune, total)
+  if dp.enabled(config.get("dp")):
+    tx = optax.chain(dp.private_aggregate(config.get("dp"), config.seed), tx)
+  return build_classifier(config, spec), pruning.with_pruning(tx, config.get("prune"), total)
 
 
 def init_state(rng, device_data, *, config, spec) -> TrainState:
@@ -67,7 +67,7 @@ def init_state(rng, device_data, *, config, spec) -> TrainState:
   params_rng, dropout_rng = jax.random.split(rng)
   dummy = jnp.zeros((1,) + tuple(spec.input_shape), jnp.float32)
   variables = model.init({"params": params_rng, "dropout": dropout_rng}, dummy, train=False)
-  if quantize.holds_int8_params(config.quant):
+  if quantize.holds_int8_params(config.get("quant")):
     float_model = build_model(config.model, num_outputs=spec.num_outputs)
     float_params = float_model.init({"params": params_rng, "dropout": dropout_rng}, dummy, train=False)["params"]
     variables = {**variables, "params": quantize.quantize_params(float_params, model, dummy, train=False)}
@@ -139,7 +139,7 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
                               label_smoothing=config.supervised.label_smoothing)
     return losses.mean(), (outputs, new_model_state)
 
-  if dp.enabled(config.dp):
+  if dp.enabled(config.get("dp")):
     loss, outputs, new_model_state, grads = _per_example_grads(model, state, inputs, batch["targets"], dropout_rng,
                                                                config, spec)
   else:
@@ -219,18 +219,19 @@ def report(run, state, outputs) -> Report:
 def technique_summary(run, state) -> dict:
   """The sparsity reached (pruning) and the privacy spent (DP-SGD), for summary.json."""
   config, summary = run.config, {}
-  if config.prune.sparsity > 0:
+  if pruning.enabled(config.get("prune")):
     summary["sparsity"] = pruning.sparsity_report(jax.device_get(state.params))
-  if dp.enabled(config.dp):
-    summary["privacy"] = dp.privacy_summary(config.dp, sampling_rate(run.data.spec), int(jax.device_get(state.step)))
+  if dp.enabled(config.get("dp")):
+    summary["privacy"] = dp.privacy_summary(config.get("dp"), sampling_rate(run.data.spec),
+                                            int(jax.device_get(state.step)))
   return summary
 
 
 def log_privacy(run, state, step, writer) -> None:
   """privacy/epsilon beside each evaluation of a DP-SGD run."""
   del state
-  if dp.enabled(run.config.dp):
-    cfg = run.config.dp
+  if dp.enabled(run.config.get("dp")):
+    cfg = run.config.get("dp")
     writer.write(step, {"privacy/epsilon": dp.epsilon(cfg.noise_multiplier, sampling_rate(run.data.spec), step,
                                                       cfg.delta)})
 
