@@ -15,6 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
+from bigmodel_jax.engine import quantize
+from bigmodel_jax.models import build_model
+
 RANDOMISATION_THRESHOLD = 0.5     # Trained vs re-initialised maps: rank correlation below this.
 COMPLETENESS_TOLERANCE = 0.01     # |sum(IG) - (f(x) - f(baseline))| / |f(x) - f(baseline)|.
 SMOOTHGRAD_NOISE = 0.15           # Noise std as a fraction of the image's value range.
@@ -69,9 +72,8 @@ def attribution_maps(logits, params, images, labels, baseline, rng, options):
 
 
 def explain_run(run, state, options) -> dict:
-  from bigmodel_jax.workloads.supervised import workload as supervised
   config, data = run.config, run.data
-  model = supervised.build_classifier(config, data.spec)
+  model = classifier_model(config, data.spec)
   params = jax.device_get(state.eval_params())
   model_state = jax.device_get(state.model_state)
   logits = make_logits_fn(model, model_state)
@@ -81,7 +83,7 @@ def explain_run(run, state, options) -> dict:
   baseline = jnp.asarray(((0.0 - data.mean) / data.std) * np.ones(shown.shape[1:]), jnp.float32)
   rng = jax.random.PRNGKey(config.seed)
   vanilla, smooth, ig, errors = attribution_maps(logits, params, shown, predicted, baseline, rng, options)
-  random_params = supervised.init_state(jax.random.PRNGKey(config.seed + 1000), {}, config=config,
+  random_params = run.workload.init_state(jax.random.PRNGKey(config.seed + 1000), {}, config=config,
                                         spec=data.spec).params
   random_logits = make_logits_fn(model, model_state)
   r_vanilla, r_smooth, _, _ = attribution_maps(random_logits, random_params, shown, predicted, baseline, rng, options)
@@ -97,6 +99,11 @@ def explain_run(run, state, options) -> dict:
           "randomisation_threshold": RANDOMISATION_THRESHOLD,
           "randomisation_met": bool(max(np.mean(c) for c in correlations.values()) < RANDOMISATION_THRESHOLD),
           "images": len(shown), "ig_steps": options["ig_steps"]}
+
+
+def classifier_model(config, spec):
+  """The model as the config runs it (float, QAT or int8 weights)."""
+  return quantize.wrap_model(build_model(config.model, num_outputs=spec.num_outputs), config.get("quant"))
 
 
 def class_average_maps(logits, params, images, targets, num_classes: int, per_class: int):

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from bigmodel_jax.engine import evaluation, files, parallel, quantize
 from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.workloads.base import checkpoint_meta
+from bigmodel_jax.workloads.supervised import explain
 
 
 def quantized_config(config, activations: str):
@@ -33,11 +34,10 @@ def timed_eval(run, state, split: str):
 
 
 def quantized_state(run, state, qconfig):
-  from bigmodel_jax.workloads.supervised import workload as supervised
   spec = run.data.spec
   dummy = jnp.zeros((1,) + tuple(spec.input_shape), jnp.float32)
-  fresh = supervised.init_state(jax.random.PRNGKey(0), {}, config=qconfig, spec=spec)
-  qparams = quantize.quantize_params(jax.tree.map(jnp.asarray, jax.device_get(state.eval_params())), supervised.build_classifier(qconfig, spec),
+  fresh = run.workload.init_state(jax.random.PRNGKey(0), {}, config=qconfig, spec=spec)
+  qparams = quantize.quantize_params(jax.tree.map(jnp.asarray, jax.device_get(state.eval_params())), explain.classifier_model(qconfig, spec),
                                      dummy, train=False)
   qstate = fresh.replace(step=state.step, params=qparams, model_state=state.model_state,
                          ema_params=qparams if fresh.ema_params is not None else None)
@@ -45,11 +45,10 @@ def quantized_state(run, state, qconfig):
 
 
 def quantize_run(run, state, options) -> dict:
-  from bigmodel_jax.workloads.supervised import workload as supervised
   output = options["output"] or run.workdir.rstrip("/") + "_int8"
   qconfig = quantized_config(run.config, options["activations"])
   qstate = quantized_state(run, state, qconfig)
-  qeval = jax.jit(functools.partial(supervised.eval_step, config=qconfig, spec=run.data.spec))
+  qeval = jax.jit(functools.partial(run.workload.eval_step, config=qconfig, spec=run.data.spec))
   qrun = dataclasses.replace(run, config=qconfig, eval_fn=qeval, workdir=output)
   float_metrics, float_s = timed_eval(run, state, "test")
   int8_metrics, int8_s = timed_eval(qrun, qstate, "test")

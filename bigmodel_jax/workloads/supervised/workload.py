@@ -17,6 +17,7 @@ from bigmodel_jax.models import build_model
 from bigmodel_jax.workloads.base import Report, Workload, with_common
 from bigmodel_jax.workloads.supervised import metrics as classification_metrics
 from bigmodel_jax.workloads.supervised import plots
+from bigmodel_jax.workloads.supervised import explain
 from bigmodel_jax.workloads.supervised import modes as supervised_modes
 
 # The workload's own keys.
@@ -48,10 +49,7 @@ def sampling_rate(spec) -> float:
   return 1.0 / spec.steps_per_epoch
 
 
-def build_classifier(config, spec):
-  """The model as the config runs it (float, QAT or int8 weights)."""
-  return quantize.wrap_model(build_model(config.model, num_outputs=spec.num_outputs), config.get("quant"))
-
+build_classifier = explain.classifier_model   # The model as the config runs it (float, QAT or int8).
 
 def _model_and_optimizer(config, spec):
   total = num_train_steps(config, spec)
