@@ -12,6 +12,10 @@ WORKSPACE.md ("Compress, explain, protect"). `:tiny` runs 20 steps from scratch.
 from bigmodel_jax.config import sections
 from bigmodel_jax.config.experiment import experiment
 
+# Measured after training runs/cnn_fast (91.24%); 80% sparse kernels, 1 epoch of fine-tuning.
+CLAIM = dict(metric="test.accuracy", value=0.9126, tolerance=0.003, higher_is_better=True,
+             hardware="2-core CPU", train_minutes=0.21, measured="2026-12-03")
+
 
 def get_config(arg=None):
   c = experiment(
