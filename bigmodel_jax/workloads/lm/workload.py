@@ -20,7 +20,7 @@ from jax.sharding import PartitionSpec as P
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.config import sections
 from bigmodel_jax.data import text
-from bigmodel_jax.engine import export, parallel
+from bigmodel_jax.engine import export, parallel, pruning
 from bigmodel_jax.engine.optim import make_optimizer
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models import build_model
@@ -62,6 +62,12 @@ def make_model(config, spec):
   return build_model(config.model, num_outputs=spec.vocab_size)
 
 
+def make_tx(config):
+  """The optimizer, followed by magnitude pruning when prune.sparsity > 0."""
+  return pruning.with_pruning(make_optimizer(config.optimizer, config.train.num_steps), config.prune,
+                              config.train.num_steps)
+
+
 def check_shapes(config, mesh, vocab_size: int = 0) -> None:
   """The model's shape against the data and the mesh: one ConfigError line per misfit."""
   m = config.model
@@ -91,7 +97,7 @@ def init_state(rng, device_data, *, config, spec) -> LMState:
   del device_data
   model = make_model(config, spec)
   params = model.init({"params": rng}, jnp.zeros((1, spec.seq_len), jnp.int32), train=False)["params"]
-  tx = make_optimizer(config.optimizer, config.train.num_steps)
+  tx = make_tx(config)
   return LMState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
                  vocab=jnp.asarray(spec.codes, jnp.int32))
 
@@ -112,7 +118,7 @@ def token_losses(logits_BxTxV, targets_BxT):
 
 def train_step(state: LMState, batch, rng, *, config, spec):
   model = make_model(config, spec)
-  tx = make_optimizer(config.optimizer, config.train.num_steps)
+  tx = make_tx(config)
 
   def loss_fn(params):
     logits = model.apply({"params": params}, batch["inputs"], train=True, rngs={"dropout": rng})
@@ -198,11 +204,13 @@ def report(run, state, outputs) -> Report:
     if run.is_writer:
       with open(os.path.join(run.workdir, "sample.txt"), "w") as f:
         f.write(texts[0])
-  return Report(details=details)
+  summary = {"sparsity": pruning.sparsity_report(jax.device_get(state.params))} if config.prune.sparsity else {}
+  return Report(details=details, summary=summary)
 
 
 WORKLOAD = Workload(
-    sections=with_common(data=text.DATA_SECTION, optimizer=sections.OPTIMIZER, lm=LM_SECTION),
+    sections=with_common(data=text.DATA_SECTION, optimizer=sections.OPTIMIZER, lm=LM_SECTION,
+                         prune=pruning.PRUNE_SECTION),
     make_data=make_data, num_train_steps=num_train_steps, init_state=init_state, train_step=train_step,
     eval_step=eval_step, summarize=summarize, report=report, gather_batch=gather_batch,
     eval_splits=("validation",), final_split="validation", throughput=throughput,

@@ -9,6 +9,7 @@ import optax
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.config import sections
 from bigmodel_jax.data.pipeline import DATA_SECTION, load_supervised_data
+from bigmodel_jax.engine import dp, pruning, quantize
 from bigmodel_jax.engine.optim import make_optimizer
 from bigmodel_jax.engine.parallel import DATA_AXIS
 from bigmodel_jax.engine.train_state import TrainState, ema_update
@@ -16,6 +17,8 @@ from bigmodel_jax.models import build_model
 from bigmodel_jax.workloads.base import Report, Workload, with_common
 from bigmodel_jax.workloads.supervised import metrics as classification_metrics
 from bigmodel_jax.workloads.supervised import plots
+from bigmodel_jax.workloads.supervised import explain
+from bigmodel_jax.workloads.supervised import modes as supervised_modes
 from bigmodel_jax.workloads.supervised import predict
 
 # The workload's own keys.
@@ -26,17 +29,35 @@ SUPERVISED_SECTION = dict(
 
 
 def make_data(config, mesh):
-  del mesh   # Host batches are split over the mesh when they are placed.
+  del mesh
+  dp.check(config)   # Host batches are split over the mesh when they are placed.
   return load_supervised_data(config.data, config.train.batch_size, config.seed)
 
 
-def num_train_steps(config, spec) -> int:
+def planned_steps(config, spec) -> int:
   return config.train.num_steps if config.train.num_steps > 0 else config.train.num_epochs * spec.steps_per_epoch
 
 
+def num_train_steps(config, spec) -> int:
+  """The planned run, ended earlier under DP-SGD at the last step within dp.target_epsilon."""
+  steps = planned_steps(config, spec)
+  if dp.enabled(config.get("dp")):
+    steps = dp.steps_within(config.get("dp"), sampling_rate(spec), steps, config.train.steps_per_dispatch)
+  return steps
+
+
+def sampling_rate(spec) -> float:
+  return 1.0 / spec.steps_per_epoch
+
+
+build_classifier = explain.classifier_model   # The model as the config runs it (float, QAT or int8).
+
 def _model_and_optimizer(config, spec):
-  return (build_model(config.model, num_outputs=spec.num_outputs),
-          make_optimizer(config.optimizer, num_train_steps(config, spec)))
+  total = num_train_steps(config, spec)
+  tx = make_optimizer(config.optimizer, total)
+  if dp.enabled(config.get("dp")):
+    tx = optax.chain(dp.private_aggregate(config.get("dp"), config.seed), tx)
+  return build_classifier(config, spec), pruning.with_pruning(tx, config.get("prune"), total)
 
 
 def init_state(rng, device_data, *, config, spec) -> TrainState:
@@ -45,6 +66,10 @@ def init_state(rng, device_data, *, config, spec) -> TrainState:
   params_rng, dropout_rng = jax.random.split(rng)
   dummy = jnp.zeros((1,) + tuple(spec.input_shape), jnp.float32)
   variables = model.init({"params": params_rng, "dropout": dropout_rng}, dummy, train=False)
+  if quantize.holds_int8_params(config.get("quant")):
+    float_model = build_model(config.model, num_outputs=spec.num_outputs)
+    float_params = float_model.init({"params": params_rng, "dropout": dropout_rng}, dummy, train=False)["params"]
+    variables = {**variables, "params": quantize.quantize_params(float_params, model, dummy, train=False)}
   return TrainState.create(variables, tx, use_ema=config.train.ema_decay > 0)
 
 
@@ -113,7 +138,11 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
                               label_smoothing=config.supervised.label_smoothing)
     return losses.mean(), (outputs, new_model_state)
 
-  (loss, (outputs, new_model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  if dp.enabled(config.get("dp")):
+    loss, outputs, new_model_state, grads = _per_example_grads(model, state, inputs, batch["targets"], dropout_rng,
+                                                               config, spec)
+  else:
+    (loss, (outputs, new_model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
   if spec.is_classification:
@@ -127,9 +156,22 @@ def train_step(state: TrainState, batch, rng, *, config, spec):
   return new_state, metrics
 
 
+def _per_example_grads(model, state, inputs, targets, rng, config, spec):
+  """DP-SGD: one gradient per example (vmap), stacked on axis 0 for optax's private aggregate."""
+  def one_loss(params, x, y, index):
+    outputs = model.apply({"params": params, **state.model_state}, x[None], train=True,
+                          rngs={"dropout": jax.random.fold_in(rng, index)})
+    loss = per_example_loss(outputs, y[None], is_classification=spec.is_classification,
+                            label_smoothing=config.supervised.label_smoothing)[0]
+    return loss, outputs[0]
+  grad_fn = jax.vmap(jax.value_and_grad(one_loss, has_aux=True), in_axes=(None, 0, 0, 0))
+  (losses, outputs), grads = grad_fn(state.params, inputs, targets, jnp.arange(inputs.shape[0]))
+  return losses.mean(), outputs, state.model_state, grads
+
+
 def eval_step(state: TrainState, batch, rng, *, config, spec) -> dict:
   del rng  # Deterministic.
-  model = build_model(config.model, num_outputs=spec.num_outputs)
+  model = build_classifier(config, spec)
   variables = {"params": state.eval_params(), **state.model_state}
   outputs = model.apply(variables, batch["inputs"], train=False)
   if config.supervised.flip_tta and spec.is_classification:
@@ -154,10 +196,10 @@ def summarize(outputs, *, config, data) -> dict:
 
 def report(run, state, outputs) -> Report:
   """Per-class precision/recall/F1, the confusion matrix and a 5x5 prediction grid of the test split."""
-  del state
   data, workdir = run.data, run.workdir
+  summary = technique_summary(run, state)
   if not data.spec.is_classification:
-    return Report()
+    return Report(summary=summary)
   names = data.class_names
   cm = classification_metrics.confusion_matrix(outputs["target"], outputs["prediction"], len(names))
   scores = classification_metrics.precision_recall_f1(cm)
@@ -170,11 +212,33 @@ def report(run, state, outputs) -> Report:
   result["per_class"] = {name: {k: float(scores[k][i]) for k in ("precision", "recall", "f1")}
                          for i, name in enumerate(names)}
   result["confusion_matrix"] = cm.tolist()
-  return Report(details=result)
+  return Report(details=result, summary=summary)
+
+
+def technique_summary(run, state) -> dict:
+  """The sparsity reached (pruning) and the privacy spent (DP-SGD), for summary.json."""
+  config, summary = run.config, {}
+  if pruning.enabled(config.get("prune")):
+    summary["sparsity"] = pruning.sparsity_report(jax.device_get(state.params))
+  if dp.enabled(config.get("dp")):
+    summary["privacy"] = dp.privacy_summary(config.get("dp"), sampling_rate(run.data.spec),
+                                            int(jax.device_get(state.step)))
+  return summary
+
+
+def log_privacy(run, state, step, writer) -> None:
+  """privacy/epsilon beside each evaluation of a DP-SGD run."""
+  del state
+  if dp.enabled(run.config.get("dp")):
+    cfg = run.config.get("dp")
+    writer.write(step, {"privacy/epsilon": dp.epsilon(cfg.noise_multiplier, sampling_rate(run.data.spec), step,
+                                                      cfg.delta)})
 
 
 WORKLOAD = Workload(
-    sections=with_common(data=DATA_SECTION, optimizer=sections.OPTIMIZER, supervised=SUPERVISED_SECTION),
+    sections=with_common(data=DATA_SECTION, optimizer=sections.OPTIMIZER, supervised=SUPERVISED_SECTION,
+                         quant=quantize.QUANT_SECTION, prune=pruning.PRUNE_SECTION, dp=dp.DP_SECTION),
     make_data=make_data, num_train_steps=num_train_steps, init_state=init_state, train_step=train_step,
     eval_step=eval_step, summarize=summarize, report=report, gather_batch=gather_batch,
-    modes={"predict": predict.PREDICT, "export": predict.EXPORT})
+    on_evaluation=log_privacy,
+    modes={**supervised_modes.MODES, "predict": predict.PREDICT, "export": predict.EXPORT})
