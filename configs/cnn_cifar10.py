@@ -6,8 +6,8 @@ r"""The source material's CIFAR-10 CNN: three 3x3 convolutions, on TFDS `cifar10
 conv 3x3 32 -> pool -> conv 3x3 64 -> pool -> conv 3x3 64 (no pool) -> flatten -> dense 64
 -> dense 10 logits, Adam, batch 64, 10 epochs, validated once an epoch; writes the per-epoch
 train/validation accuracy curves and the 5x5 "true - predicted" test grid of the source.
-The source reports curves, not a number. CIFAR-10 needs internet once (`tfds build cifar10
---file_format=array_record`); `:fashion_mnist` runs the same layers offline on
+The source reports curves, not a number. CIFAR-10 needs internet once (`python -m launch.fetch_data
+--dataset=cifar10`); `:fashion_mnist` runs the same layers offline on
 data/fashion_mnist. Our numbers: see CLAIM below and WORKSPACE.md "Results".
 """
 from bigmodel_jax.config import sections

@@ -5,7 +5,7 @@ r"""The source material's first MNIST CNN (3x3 kernels, 5 epochs), on TFDS `mnis
 
 conv 3x3 32 -> pool -> conv 3x3 64 -> pool -> dense 128 -> dense 10, Adam, sparse
 categorical cross-entropy, batch 32 (Keras' default), 5 epochs. The source reports "97%"
-on MNIST. MNIST needs internet once (`tfds build mnist --file_format=array_record`); the
+on MNIST. MNIST needs internet once (`python -m launch.fetch_data --dataset=mnist`); the
 `:fashion_mnist` variant runs the same network offline on data/fashion_mnist. Our numbers:
 see CLAIM below and WORKSPACE.md "Results".
 """

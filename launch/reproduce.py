@@ -215,7 +215,7 @@ def rewrite_tables(path: str, tables: dict) -> list:
 
 
 def all_tables(folder: str, claims: dict, results: str) -> dict:
-  names = sorted({table_of(c) for c in claims.values()})
+  names = sorted({table_of(c) for c in claims.values()} | set(TABLE_OF_WORKLOAD.values()))
   tables = {name: claims_table(folder, claims, results, name) for name in names}
   tables["benchmarks"] = benchmark_table(results)
   return tables

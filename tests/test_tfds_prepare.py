@@ -84,5 +84,5 @@ def test_offline_without_prepared_data_is_one_line_with_the_command(tmp_path, mo
     sources.tfds_image_classification(cfg)
   message = str(error.value)
   assert "\n" not in message and "not prepared" in message
-  assert f"tfds build mnist --file_format=array_record --data_dir={tmp_path}" in message
+  assert f"python -m launch.fetch_data --dataset=mnist --dest={tmp_path}" in message
   assert not any(p.name != "downloads" for p in tmp_path.iterdir())   # Nothing written beside TFDS' own folder.

@@ -76,9 +76,10 @@ def _online() -> bool:
 
 
 def tfds_prepare_command(name: str, data_dir: str) -> str:
-  """The command that prepares `name` for `tfds_image_classification` (needs internet, once)."""
-  where = f" --data_dir={data_dir}" if data_dir else ""
-  return f"tfds build {name} --file_format=array_record{where}"
+  """The command that prepares `name` for `tfds_image_classification` (needs internet, once).
+  Not `tfds build`: TFDS's command line imports apache_beam, which TFDS does not install."""
+  where = f" --dest={data_dir}" if data_dir else ""
+  return f"python -m launch.fetch_data --dataset={name}{where}"
 
 
 def prepared_tfds_builder(name: str, data_dir: str):
