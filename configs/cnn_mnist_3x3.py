@@ -22,3 +22,9 @@ def get_config(arg=None):
       checkpoint=dict(every_steps=2000))
   return sections.with_variant(c, arg, fashion_mnist=sections.on_fashion_mnist, tiny=lambda c: sections.short_run(
       c, num_steps=12, log_every=4, eval_every=6, checkpoint_every=6))
+
+
+# Measured on Fashion-MNIST (`:fashion_mnist`, seed 0): 89.70% test accuracy, 3.7 min of training (4.7 min wall),
+# 2-core CPU under load 10-18, 2026-12-03. The band is one point; the spread over seeds is not measured yet.
+CLAIM = dict(metric="test.accuracy", value=0.897, tolerance=0.01, higher_is_better=True,
+             hardware="2-core CPU", train_minutes=3.7, measured="2026-12-03", variant="fashion_mnist", seeds=1)
