@@ -26,3 +26,9 @@ def get_config(arg=None):
 def tiny(c):
   sections.short_run(c, num_steps=20, batch_size=32, log_every=5, eval_every=10, checkpoint_every=10)
   c.optimizer.warmup_steps = 5
+
+
+# Measured: `python -m launch.reproduce --only=cnn_fashion_mnist_fast --seeds=3`: 91.24 / 91.02 / 91.29% test
+# accuracy (mean 91.18%, min-max 0.27 points), 49-55 s of training, 63-75 s wall, 2-core CPU, load 4.0-5.1, 2026-12-03.
+CLAIM = dict(metric="test.accuracy", value=0.9118, tolerance=0.005, higher_is_better=True,
+             hardware="2-core CPU", train_minutes=0.88, measured="2026-12-03", seeds=3)

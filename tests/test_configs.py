@@ -17,7 +17,7 @@ from conftest import REPO, load_config
 
 CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "configs", "*.py")))
 SUPERVISED_INPUT_SHAPES = {"fashion_mnist": (28, 28, 1), "tfds": (32, 32, 3), "digits": (8, 8, 1),
-                           "linear_regression": (1,), "synthetic": (16, 16, 1)}
+                           "linear_regression": (1,), "synthetic": (16, 16, 1), "xor": (2,)}
 
 
 def _variants(name):

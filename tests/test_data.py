@@ -109,8 +109,9 @@ def test_validation_size_must_fit():
     load_supervised_data(_data_cfg(validation_size=5000), batch_size=32, seed=0)
 
 
-def test_tfds_source_through_mock_data():
+def test_tfds_source_through_mock_data(monkeypatch):
   tfds = pytest.importorskip("tensorflow_datasets")
+  monkeypatch.setattr(sources, "_online", lambda: True)   # mock_data stands in for the download.
   with tfds.testing.mock_data(num_examples=24):
     splits = sources.tfds_image_classification(_data_cfg("tfds", tfds_name="mnist"))
   assert splits.train[0].shape[1:] == (28, 28, 1) and splits.train[0].dtype == np.uint8

@@ -106,8 +106,9 @@ def test_fashion_mnist_tiny_on_real_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_tfds_config_end_to_end_on_mock_data(tmp_path):
+def test_tfds_config_end_to_end_on_mock_data(tmp_path, monkeypatch):
   tfds = pytest.importorskip("tensorflow_datasets")
+  monkeypatch.setattr("bigmodel_jax.data.sources._online", lambda: True)   # mock_data stands in for the download.
   config = make_config("cnn_cifar10", **{"data.validation_size": 16, "train.batch_size": 16, "eval.batch_size": 16})
   with tfds.testing.mock_data(num_examples=64):
     summary = trainer.train_and_evaluate(config, str(tmp_path))

@@ -5,6 +5,7 @@ Images come back as uint8 NHWC, labels as int. The registry `SOURCES` maps
 """
 import dataclasses
 import os
+import socket
 from typing import Optional
 
 import numpy as np
@@ -62,21 +63,62 @@ def fashion_mnist(cfg) -> RawSplits:
   return load_idx_classification(cfg.data_dir or FASHION_MNIST_DEFAULT_DIR, FASHION_MNIST_CLASSES)
 
 
-def tfds_image_classification(cfg) -> RawSplits:
-  """Any TFDS dataset with `image` and `label` features, read through `tfds.data_source`.
+# TFDS serves most datasets from this host; if it does not answer, downloading would only retry for minutes.
+TFDS_PROBE_HOST = ("storage.googleapis.com", 443)
 
-  Needs no TensorFlow; downloads and prepares the dataset on first use (internet required).
-  """
+
+def _online() -> bool:
+  try:
+    socket.create_connection(TFDS_PROBE_HOST, timeout=3).close()
+    return True
+  except OSError:
+    return False
+
+
+def tfds_prepare_command(name: str, data_dir: str) -> str:
+  """The command that prepares `name` for `tfds_image_classification` (needs internet, once).
+  Not `tfds build`: TFDS's command line imports apache_beam, which TFDS does not install."""
+  where = f" --dest={data_dir}" if data_dir else ""
+  return f"python -m launch.fetch_data --dataset={name}{where}"
+
+
+def prepared_tfds_builder(name: str, data_dir: str):
+  """The TFDS builder of `name` with its data prepared (random access array_record files), preparing it
+  on first use; offline and unprepared is one DataError with the command that fixes it."""
   import tensorflow_datasets as tfds  # Heavy import; only this source needs it.
+  try:
+    builder = tfds.builder(name, data_dir=data_dir or None, file_format="array_record")
+  except Exception as e:  # Unknown names, missing optional modules.
+    raise DataError(f"cannot load TFDS dataset {name!r}: {type(e).__name__}: {_first_line(e)}") from e
+  if builder.is_prepared():
+    return builder
+  if not _online():
+    raise DataError(f"TFDS dataset {name!r} is not prepared in {builder.data_dir} and there is no network to "
+                    f"download it; prepare it once online with: {tfds_prepare_command(name, data_dir)}")
+  try:
+    builder.download_and_prepare()
+  except Exception as e:  # TFDS raises many types: network, checksums, missing optional modules.
+    raise DataError(f"cannot prepare TFDS dataset {name!r}: {type(e).__name__}: {_first_line(e)}") from e
+  return builder
+
+
+def _first_line(error: Exception) -> str:
+  text = str(error).strip()
+  return text.splitlines()[0] if text else ""
+
+
+def tfds_image_classification(cfg) -> RawSplits:
+  """Any TFDS dataset with `image` and `label` features, read through its random-access data source.
+
+  Needs no TensorFlow to read; preparing on first use downloads (internet) and needs tensorflow-cpu.
+  """
   if not cfg.tfds_name:
     raise DataError("data.name='tfds' needs data.tfds_name (e.g. 'mnist', 'cifar10')")
-  try:
-    sources = tfds.data_source(cfg.tfds_name, split=["train", "test"], data_dir=cfg.data_dir or None)
-    names = tfds.builder(cfg.tfds_name, data_dir=cfg.data_dir or None).info.features["label"].names
-  except Exception as e:  # TFDS raises many types: network, registration, missing files.
-    raise DataError(f"cannot load TFDS dataset {cfg.tfds_name!r}: {type(e).__name__}: {e}") from e
+  builder = prepared_tfds_builder(cfg.tfds_name, cfg.data_dir)
+  names = builder.info.features["label"].names
   splits = []
-  for source, split in zip(sources, ("train", "test")):
+  for split in ("train", "test"):
+    source = builder.as_data_source(split=split)
     records = [source[i] for i in range(len(source))]
     images = np.stack([r["image"] for r in records]).astype(np.uint8)
     labels = np.asarray([r["label"] for r in records], dtype=np.int32)
@@ -180,6 +222,15 @@ def image_folder(cfg) -> RawSplits:
   return RawSplits((images[train], labels[train]), held_out, names, validation=held_out)
 
 
+def xor_truth_table(cfg) -> RawSplits:
+  """The source material's 2-2-1 example: XOR's four rows; train and test are the whole table."""
+  del cfg
+  x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+  y = np.array([[0], [1], [1], [0]], dtype=np.float32)
+  # Four rows leave nothing to hold out: the task is to fit the table itself.
+  return RawSplits((x, y), (x, y), None, validation=(x, y))
+
+
 # Keys a source needs beyond the supervised data section's (bigmodel_jax.validation).
 SOURCE_CHECKS = {
     "tfds": {"tfds_name": Check("a TFDS dataset name, e.g. 'mnist'", lambda s: isinstance(s, str) and bool(s))},
@@ -195,4 +246,5 @@ SOURCES = {
     "folder": image_folder,
     "synthetic": synthetic_images,
     "linear_regression": linear_regression,
+    "xor": xor_truth_table,
 }

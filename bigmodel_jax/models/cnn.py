@@ -12,6 +12,8 @@ from bigmodel_jax.models.common import DTYPES, BatchNorm, compute_dtype, max_poo
 class CNN(nn.Module):
   """conv(k x k, f_i) -> ReLU -> 2x2 max-pool for each f_i, then dense -> ReLU -> dense.
 
+  `pool_after` drops the pool after chosen stages (the source's three-conv CIFAR-10 CNN).
+
   Defaults are the source material's 99.4%-on-MNIST variant: conv 5x5 32, pool,
   conv 5x5 64, pool, dense 128, dense `num_outputs` (logits; softmax lives in the loss).
   """
@@ -20,6 +22,7 @@ class CNN(nn.Module):
   kernel_size: int = 5
   padding: str = "VALID"      # Keras' default; "SAME" keeps the spatial size before pooling.
   convs_per_stage: int = 1    # Convolutions before each pool (2 = VGG-style stages).
+  pool_after: Sequence[bool] = ()  # One flag per stage; () pools after every stage.
   dense_features: int = 128
   dropout: float = 0.0        # On the dense layer's input and output.
   batch_norm: bool = False    # conv -> BN -> ReLU; not in the source, converges faster.
@@ -28,6 +31,7 @@ class CNN(nn.Module):
   # Valid values of the `model.*` keys (bigmodel_jax.validation).
   CONFIG_CHECKS = {"features": v.each(v.POSITIVE_INT), "kernel_size": v.POSITIVE_INT,
                    "padding": v.one_of("SAME", "VALID"), "convs_per_stage": v.POSITIVE_INT,
+                   "pool_after": v.each(v.BOOL),
                    "dense_features": v.POSITIVE_INT, "dropout": v.PROBABILITY, "batch_norm": v.BOOL,
                    "dtype": v.one_of(*DTYPES)}
 
@@ -36,17 +40,28 @@ class CNN(nn.Module):
     dtype = compute_dtype(self.dtype)
     if self.convs_per_stage < 1:
       raise ConfigError(f"model.convs_per_stage={self.convs_per_stage}; it must be at least 1")
+    pools = self._pools()
     x = x_BxHxWxC.astype(dtype)
-    for width in self.features:
+    for width, pool in zip(self.features, pools):
       for _ in range(self.convs_per_stage):
         x = nn.Conv(width, (self.kernel_size, self.kernel_size), padding=self.padding,
                     use_bias=not self.batch_norm, dtype=dtype)(x)
         if self.batch_norm:
           x = BatchNorm(use_running_average=not train, momentum=0.9, dtype=dtype)(x)
         x = nn.relu(x)
-      x = max_pool_2x2(x)
+      if pool:
+        x = max_pool_2x2(x)
     x = x.reshape(x.shape[0], -1)
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     x = nn.relu(nn.Dense(self.dense_features, dtype=dtype)(x))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     return nn.Dense(self.num_outputs, dtype=dtype)(x).astype(jnp.float32)
+
+  def _pools(self) -> list[bool]:
+    """Whether each stage ends in a pool; the source's three-conv CNN ends on a conv."""
+    if not self.pool_after:
+      return [True] * len(self.features)
+    if len(self.pool_after) != len(self.features):
+      raise ConfigError(f"model.pool_after={tuple(self.pool_after)} has {len(self.pool_after)} flags; "
+                        f"it needs one per stage of model.features={tuple(self.features)} (or () to pool after each)")
+    return list(self.pool_after)

@@ -21,7 +21,8 @@ from ml_collections import config_flags
 
 from launch import config_errors
 
-_OUT = flags.DEFINE_string("out", None, "Also write the numbers as JSON to this file (results/<benchmark>.json).")
+_OUT = flags.DEFINE_string("out", None, "Also write the numbers as JSON to this file "
+                           "(results/benchmarks/<benchmark>.json: `launch.reproduce` tables them).")
 _DEFAULT_CONFIG = {}   # The benchmark's default --config, put on its command line by `command_line`.
 
 

@@ -1,7 +1,7 @@
 r"""K-Means fit time and inertia, ours against scikit-learn's KMeans, side by side in one process.
 
   python -m launch.benchmark kmeans                       # Fashion-MNIST train, k = 10, seeds 0 1 2
-  python -m launch.benchmark kmeans --seeds=0,1,2,3,4 --repeats=3 --out=results/kmeans.json
+  python -m launch.benchmark kmeans --seeds=0,1,2,3,4 --repeats=3 --out=results/benchmarks/kmeans.json
   python -m launch.benchmark kmeans --config=configs/kmeans_fashion_mnist.py:tiny   # 600 blobs
 
 Both fit the train points of --config (by default the 60000 x 784 Fashion-MNIST train
