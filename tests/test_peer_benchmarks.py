@@ -14,7 +14,7 @@ import pytest
 
 from bigmodel_jax.errors import ConfigError
 from conftest import REPO, make_config
-from launch.benchmarks import kmeans as kmeans_benchmark
+from launch.benchmarks import kmeans_floor
 from launch.benchmarks import nanogpt, purejaxrl
 
 # A purejaxrl-shaped checkout: wrappers.py imports brax and navix (not installed), ppo.py
@@ -127,15 +127,15 @@ def test_nanogpt_without_a_checkout_is_a_config_error(tmp_path):
 
 def test_kmeans_floor_is_the_larger_of_read_and_matmul_time():
   x = np.random.default_rng(0).random((4096, 64), dtype=np.float32)
-  floor = kmeans_benchmark.iteration_floor(x, 10)
+  floor = kmeans_floor.iteration_floor(x, 10)
   assert floor["read_s"] > 0 and floor["matmul_gflop_per_s"] > 0
   assert floor["floor_s"] == max(floor["read_s"], floor["matmul_s"])
   assert floor["matmul_s"] == pytest.approx(4 * 4096 * 64 * 10 / (floor["matmul_gflop_per_s"] * 1e9))
 
 
 def test_per_iteration_divides_the_fit_by_its_iterations():
-  assert kmeans_benchmark.per_iteration({"fit_s": 2.0, "n_iter": 8}) == 0.25
-  assert kmeans_benchmark.per_iteration({"fit_s": 2.0, "n_iter": 0}) == 2.0
+  assert kmeans_floor.per_iteration({"fit_s": 2.0, "n_iter": 8}) == 0.25
+  assert kmeans_floor.per_iteration({"fit_s": 2.0, "n_iter": 0}) == 2.0
 
 
 @pytest.mark.slow

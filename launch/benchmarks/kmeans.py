@@ -30,6 +30,7 @@ import tempfile
 from absl import flags
 
 from launch.benchmarks import harness, sklearn_kmeans
+from launch.benchmarks.kmeans_floor import iteration_floor, per_iteration
 
 _CONFIG = harness.config_flag("configs/kmeans_fashion_mnist.py", "Our side's config; scikit-learn fits "
                               "the same train points")
@@ -93,38 +94,12 @@ def fit_both(config, seed: int, repeats: int) -> tuple[dict, dict, tuple]:
   return {**fastest["ours"], "compile_s": compile_s}, fastest["scikit-learn"], x
 
 
-def per_iteration(fit: dict) -> float:
-  """Fit seconds / iterations: the same measure for both sides (it holds the init too)."""
-  return fit["fit_s"] / max(fit["n_iter"], 1)
-
-
 def seed_line(seed: int, ours: dict, theirs: dict) -> str:
   return (f"seed {seed}: ours {ours['fit_s']:.3f} s (CPU {ours['cpu_s']:.2f} s), inertia {ours['inertia']:.1f}, "
           f"{ours['n_iter']} iterations, {1e3 * per_iteration(ours):.1f} ms/iteration, Lloyd alone "
           f"{1e3 * ours['iteration_s']:.1f} ms (compile {ours['compile_s']:.2f} s) | scikit-learn "
           f"{theirs['fit_s']:.3f} s (CPU {theirs['cpu_s']:.2f} s), inertia {theirs['inertia']:.1f}, "
           f"{theirs['n_iter']} iterations, {1e3 * per_iteration(theirs):.1f} ms/iteration")
-
-
-def _median_seconds(fn, *args, times: int = 7) -> float:
-  import jax
-  compiled = jax.jit(fn).lower(*args).compile()
-  jax.block_until_ready(compiled(*args))
-  return statistics.median(harness.window_seconds(lambda: jax.block_until_ready(compiled(*args)), times))
-
-
-def iteration_floor(x, num_centres: int) -> dict:
-  """This machine's floor for one Lloyd iteration over `x` [N, D] with `num_centres` centres
-  (restarts x k): the larger of one read pass over the points and the two matmuls' FLOPs at
-  the measured matmul rate."""
-  import jax.numpy as jnp
-  points = jnp.asarray(x)
-  read_s = _median_seconds(lambda p: jnp.sum(p, axis=0), points)
-  square = jnp.ones((1024, 1024), jnp.float32)
-  flop_rate = 2 * 1024 ** 3 / _median_seconds(lambda a: a @ a, square)
-  matmul_s = 4 * points.shape[0] * points.shape[1] * num_centres / flop_rate
-  return {"read_s": read_s, "read_gb_per_s": points.nbytes / read_s / 1e9, "matmul_gflop_per_s": flop_rate / 1e9,
-          "matmul_s": matmul_s, "floor_s": max(read_s, matmul_s)}
 
 
 def report_floor(report, x, config, ours_iteration_s: float) -> None:
