@@ -27,16 +27,6 @@ import time
 
 from absl import app, flags
 
-_ONLY = flags.DEFINE_list("only", [], "Configs to rerun (names under --configs); default: every one with a CLAIM.")
-_SEEDS = flags.DEFINE_integer("seeds", 0, "Seeds per config (0, 1, ...); 0: the claim's own `seeds` (else 1).")
-_CHECK = flags.DEFINE_bool("check", False, "Exit 1, naming each config, when a mean falls outside its band.")
-_RUN = flags.DEFINE_bool("run", True, "Train; --norun only collects the workdirs already there and "
-                         "regenerates the tables.")
-_CONFIGS = flags.DEFINE_string("configs", "configs", "Folder of config files.")
-_RESULTS = flags.DEFINE_string("results", "results", "Folder of the summaries the tables are generated from.")
-_RUNS = flags.DEFINE_string("runs", "runs/reproduce", "Folder of the runs' workdirs.")
-_DOCS = flags.DEFINE_list("docs", ["README.md", "WORKSPACE.md"], "Files whose marked tables are regenerated.")
-
 CLAIM_KEYS = ("metric", "value", "tolerance", "higher_is_better", "hardware", "train_minutes", "measured")
 TITLES = {"supervised": "Supervised learning", "lm": "Language models", "rl": "Reinforcement learning",
           "kmeans": "K-Means", "generative": "Generative models", "benchmarks": "Benchmarks"}
@@ -249,10 +239,10 @@ def outside_bands(claims: dict, results: str) -> list:
   return bad
 
 
-def reproduce(folder: str, chosen: dict, seeds: int, runs: str, results: str) -> None:
+def reproduce(folder: str, chosen: dict, seeds: int, runs: str, results: str, train: bool = True) -> None:
   for name, claim in chosen.items():
     for seed in range(seeds or claim.get("seeds", 1)):
-      if _RUN.value:
+      if train:
         start = time.time()
         run_seed(folder, name, claim, seed, runs)
         print(f"  done in {time.time() - start:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
@@ -261,18 +251,32 @@ def reproduce(folder: str, chosen: dict, seeds: int, runs: str, results: str) ->
         print(f"  {name} seed {seed}: {record['metric']} = {record['value']:.6g}", flush=True)
 
 
+def define_flags() -> None:
+  """The script's flags, defined only when it runs (tests import its functions beside other tools)."""
+  flags.DEFINE_list("only", [], "Configs to rerun (names under --configs); default: every one with a CLAIM.")
+  flags.DEFINE_integer("seeds", 0, "Seeds per config (0, 1, ...); 0: the claim's own `seeds` (else 1).")
+  flags.DEFINE_bool("check", False, "Exit 1, naming each config, when a mean falls outside its band.")
+  flags.DEFINE_bool("run", True, "Train; --norun only collects the workdirs already there and "
+                    "regenerates the tables.")
+  flags.DEFINE_string("configs", "configs", "Folder of config files.")
+  flags.DEFINE_string("results", "results", "Folder of the summaries the tables are generated from.")
+  flags.DEFINE_string("runs", "runs/reproduce", "Folder of the runs' workdirs.")
+  flags.DEFINE_list("docs", ["README.md", "WORKSPACE.md"], "Files whose marked tables are regenerated.")
+
+
 def main(argv):
   if len(argv) > 1:
     raise SystemExit(f"error: unexpected arguments {argv[1:]}; see --help")
-  folder = _CONFIGS.value.rstrip("/")
+  f = flags.FLAGS
+  folder = f.configs.rstrip("/")
   claims = load_claims(folder)
-  chosen = select(claims, _ONLY.value)
-  reproduce(folder, chosen, _SEEDS.value, _RUNS.value, _RESULTS.value)
-  tables = all_tables(folder, claims, _RESULTS.value)
-  for doc in _DOCS.value:
+  chosen = select(claims, f.only)
+  reproduce(folder, chosen, f.seeds, f.runs, f.results, train=f.run)
+  tables = all_tables(folder, claims, f.results)
+  for doc in f.docs:
     print(f"{doc}: regenerated {', '.join(rewrite_tables(doc, tables)) or 'no tables (no markers)'}")
-  if _CHECK.value:
-    bad = outside_bands(chosen, _RESULTS.value)
+  if f.check:
+    bad = outside_bands(chosen, f.results)
     for line in bad:
       print(f"error: {line}", file=sys.stderr)
     if bad:
@@ -281,4 +285,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
