@@ -16,6 +16,7 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_
 xla_flags.set_defaults()  # The CPU kernels the launchers use.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import hashlib  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
@@ -154,6 +155,20 @@ def launch(*args, devices: int = 1, env_extra=None, timeout: int = 300) -> subpr
   env.update(env_extra or {})
   return subprocess.run([sys.executable, "-m", "launch.main", *args], cwd=REPO, env=env,
                         capture_output=True, text=True, timeout=timeout)
+
+
+def file_checksums(directory):
+  """Every file under `directory` (relative path) with its SHA-256, or None when it does not exist:
+  two snapshots compare equal only if no file was added, removed or changed."""
+  if not os.path.exists(directory):
+    return None
+  found = {}
+  for root, _, names in os.walk(directory):
+    for name in names:
+      path = os.path.join(root, name)
+      with open(path, "rb") as f:
+        found[os.path.relpath(path, directory)] = hashlib.sha256(f.read()).hexdigest()
+  return found
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:

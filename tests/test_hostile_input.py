@@ -6,7 +6,6 @@ subprocess. Checkpoints that cannot be read are reported, kept byte for byte, an
 run falls back to the newest readable one.
 """
 import glob
-import hashlib
 import os
 import sys
 
@@ -17,7 +16,7 @@ from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError
 from bigmodel_jax.config.validate import check_config
 from bigmodel_jax.workloads import get_workload
-from conftest import REPO, copy_run, launch, load_config, make_config, one_error_line
+from conftest import REPO, copy_run, file_checksums, launch, load_config, make_config, one_error_line
 
 
 @pytest.mark.parametrize("dotted, value, allowed", [
@@ -104,16 +103,6 @@ def test_traceback_on_request(tmp_path):
   assert result.returncode == 1 and "Traceback" in result.stderr and "error: model.dropout=2.0" in result.stderr
 
 
-def _checksums(directory) -> dict:
-  sums = {}
-  for root, _, files in os.walk(directory):
-    for name in files:
-      path = os.path.join(root, name)
-      with open(path, "rb") as f:
-        sums[os.path.relpath(path, directory)] = hashlib.md5(f.read()).hexdigest()
-  return sums
-
-
 def _corrupt_arrays(step_dir) -> None:
   """Flips the first bytes of every array data file of a checkpoint step."""
   for path in glob.glob(os.path.join(step_dir, "state", "ocdbt.process_0", "d", "*")):
@@ -127,16 +116,16 @@ def _corrupt_arrays(step_dir) -> None:
 def test_corrupt_latest_checkpoint_falls_back_and_is_kept(digits_run, tmp_path):
   workdir, straight = copy_run(digits_run[0], tmp_path / "run"), digits_run[1]   # Checkpoints at 8, 16.
   _corrupt_arrays(os.path.join(workdir, "checkpoints", "16"))
-  damaged = _checksums(os.path.join(workdir, "checkpoints", "16"))
+  damaged = file_checksums(os.path.join(workdir, "checkpoints", "16"))
   result = launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}", "--mode=eval")
   assert result.returncode == 0, result.stderr[-2000:]
   warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
   assert len(warnings) == 1 and "step 16" in warnings[0] and "corrupt or incomplete" in warnings[0]
   assert "at step 8" in result.stdout and "Traceback" not in result.stderr
-  assert _checksums(os.path.join(workdir, "checkpoints", "16")) == damaged   # Eval touches nothing.
+  assert file_checksums(os.path.join(workdir, "checkpoints", "16")) == damaged   # Eval touches nothing.
   # Resuming moves it aside untouched and trains from step 8 to the same result.
   resumed = trainer.train_and_evaluate(load_config("cnn_digits", "tiny"), workdir)
-  assert _checksums(os.path.join(workdir, "checkpoints_unreadable", "16")) == damaged
+  assert file_checksums(os.path.join(workdir, "checkpoints_unreadable", "16")) == damaged
   assert resumed["test"] == pytest.approx(straight["test"])
   assert Checkpointer(workdir, keep=2, read_only=True).all_steps() == [8, 16]
 
@@ -146,10 +135,10 @@ def test_no_readable_checkpoint_is_one_line_and_keeps_them_all(digits_run, tmp_p
   workdir = copy_run(digits_run[0], tmp_path / "run")
   for step in ("8", "16"):
     _corrupt_arrays(os.path.join(workdir, "checkpoints", step))
-  before = _checksums(workdir + "/checkpoints")
+  before = file_checksums(workdir + "/checkpoints")
   line = one_error_line(launch("--config=configs/cnn_digits.py:tiny", f"--workdir={workdir}", "--mode=eval"))
   assert "no readable checkpoint" in line
-  assert _checksums(workdir + "/checkpoints") == before
+  assert file_checksums(workdir + "/checkpoints") == before
 
 
 def test_checkpoint_with_other_shapes_is_refused_not_skipped(digits_run, tmp_path):

@@ -44,3 +44,16 @@ def test_xla_flag_defaults_add_to_and_never_override_the_users_flags():
   off = {"BIGMODEL_XLA_DEFAULTS": "0"}
   xla_flags.set_defaults(off)
   assert "XLA_FLAGS" not in off
+
+
+def test_the_launch_tools_import_together_beside_the_launcher():
+  """Tests import these modules' functions in one process: none may define a flag at import time
+  that another defines too (absl refuses a flag defined twice)."""
+  import subprocess
+  import sys
+  from conftest import REPO
+  code = ("from launch import fault_injection, reproduce, results_table, xla_flags\n"
+          "from launch.benchmarks import kmeans_floor, nanogpt, purejaxrl\n"
+          "from launch import main\n")
+  result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr.strip().splitlines()[-1:]

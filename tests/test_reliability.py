@@ -4,7 +4,6 @@ bounds large requests, checkpoints only finite states, stops cleanly on signals 
 Each refusal is checked for its one line, and for a workdir left as it was: a fresh one is not
 created, an existing one keeps every file byte for byte.
 """
-import hashlib
 import os
 import random
 import signal
@@ -19,32 +18,19 @@ import pytest
 from bigmodel_jax.engine import trainer
 from bigmodel_jax.engine.checkpoints import Checkpointer
 from bigmodel_jax.errors import CheckpointError, ConfigError, DataError, TrainingDiverged, UserError
-from conftest import REPO, make_config
+from conftest import REPO, file_checksums, make_config
 from launch import fault_injection
 
 TEXT = "\n".join(" ".join(w for w in ("the", "king", "and", "queen", "of", "night")[i % 3:]) for i in range(400))
 
 
-def _snapshot(workdir) -> dict:
-  """Every file under `workdir` with its checksum (None for a workdir that does not exist)."""
-  if not os.path.exists(workdir):
-    return None
-  found = {}
-  for root, _, names in os.walk(workdir):
-    for name in names:
-      path = os.path.join(root, name)
-      with open(path, "rb") as f:
-        found[os.path.relpath(path, workdir)] = hashlib.sha256(f.read()).hexdigest()
-  return found
-
-
 def _refused(config, workdir, error, match, mode="train", options=None):
   """Asserts the run is refused with `error` matching `match` and leaves `workdir` as it was."""
-  before = _snapshot(workdir)
+  before = file_checksums(workdir)
   with pytest.raises(error, match=match) as info:
     trainer.train_and_evaluate(config, workdir, mode, options=options or {})
   assert "\n" not in str(info.value)
-  assert _snapshot(workdir) == before
+  assert file_checksums(workdir) == before
 
 
 def _config(name, **dotted):
