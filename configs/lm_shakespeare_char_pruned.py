@@ -1,5 +1,5 @@
 r"""Global magnitude pruning of a trained character LM (`lm_shakespeare_char`) to 80% sparse kernels,
-fine-tuned 200 steps from it.
+fine-tuned 120 steps from it.
 
   python -m launch.main --config=configs/lm_shakespeare_char.py --workdir=runs/lm_char_1k \
       --config.train.num_steps=1000
@@ -11,7 +11,7 @@ fine-tuned 200 steps from it.
 
 Every matrix is pruned under one threshold: the attention and MLP kernels, the tied token
 embedding (also the output head) and nothing else. The sparsity ramps (cubic) over the first
-60% of the 200 steps, masks recomputed every 10 steps; the rest fine-tunes at the final
+60% of the 120 steps, masks recomputed every 8 steps; the rest fine-tunes at the final
 sparsity. `--config.prune.sparsity=0` is the dense baseline fine-tuned the same way.
 Hardware: 2-core CPU. Results in WORKSPACE.md ("Compress, explain, protect", the language
 model). `:tiny` prunes a 1-layer model from scratch for 20 steps (tests).
@@ -27,10 +27,10 @@ def get_config(arg=None):
       model=sections.model("transformer", max_len=128, positions="rotary"),   # lm_shakespeare_char's model.
       optimizer=dict(name="adamw", learning_rate=5e-4, schedule="warmup_cosine", warmup_steps=20,
                      final_lr_fraction=0.1, b2=0.99, weight_decay=0.1, grad_clip_norm=1.0),
-      prune=dict(sparsity=0.8, ramp_fraction=0.6, update_every_steps=10),
-      train=dict(batch_size=32, num_steps=200, steps_per_dispatch=10, log_every_steps=50, eval_every_steps=100),
+      prune=dict(sparsity=0.8, ramp_fraction=0.6, update_every_steps=8),
+      train=dict(batch_size=32, num_steps=120, steps_per_dispatch=8, log_every_steps=40, eval_every_steps=-1),
       eval=dict(batch_size=100),
-      lm=dict(report_tokens=100),
+      lm=dict(report_tokens=0),                  # No sample: the comparison is the validation loss.
       mesh=dict(param_sharding="logical", rules=(("batch", "data"),)))
   return sections.with_variant(c, arg, tiny=tiny)
 
