@@ -13,9 +13,13 @@ import os
 
 from absl import app, flags
 
-_RUNS = flags.DEFINE_list("runs", None, "Workdirs of finished runs (a run without pruning counts as 0%).")
-_METRIC = flags.DEFINE_string("metric", "accuracy", "Key of the summary's final-split metrics (accuracy, loss, ...).")
-_OUT = flags.DEFINE_string("out", "runs/sparsity.png", "PNG to write.")
+
+def define_flags() -> None:
+  """The script's flags, defined only when it runs (tests import its functions beside other tools)."""
+  flags.DEFINE_list("runs", None, "Workdirs of finished runs (a run without pruning counts as 0%).")
+  flags.DEFINE_string("metric", "accuracy", "Key of the summary's final-split metrics (accuracy, loss, ...).")
+  flags.DEFINE_string("out", "runs/sparsity.png", "PNG to write.")
+  flags.mark_flags_as_required(["runs"])
 
 
 def read_summary(workdir: str) -> dict:
@@ -44,17 +48,18 @@ def main(argv):
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
-  rows = points(_RUNS.value, _METRIC.value)
+  f = flags.FLAGS
+  rows = points(f.runs, f.metric)
   fig, ax = plt.subplots(figsize=(4, 3))
   ax.plot([100 * s for s, _ in rows], [m for _, m in rows], "o-")
   ax.set_xlabel("kernel sparsity (%)")
-  ax.set_ylabel(axis_label(_RUNS.value, _METRIC.value))
+  ax.set_ylabel(axis_label(f.runs, f.metric))
   fig.tight_layout()
-  fig.savefig(_OUT.value, dpi=100)
+  fig.savefig(f.out, dpi=100)
   for s, m in rows:
-    print(f"sparsity {s:.4f}  {_METRIC.value} {m:.4f}")
+    print(f"sparsity {s:.4f}  {f.metric} {m:.4f}")
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["runs"])
+  define_flags()
   app.run(main)
