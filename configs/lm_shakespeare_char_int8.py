@@ -11,7 +11,8 @@ r"""`lm_shakespeare_char` with int8 weights (qwix PTQ, per-channel scales): the 
 
 The attention and MLP kernels are int8; the tied token embedding (a gather, and the output
 head) stays float. Evaluating, sampling and exporting need no optimizer, so only the model,
-the data and the layout are declared. Hardware: 2-core CPU. Results in WORKSPACE.md
+the data and the layout are declared. Measured 2026-12-03 on a 2-core CPU from a 1000-step run:
+validation loss 1.70695 against 1.70669 in float, parameters 3.67x smaller. Results in WORKSPACE.md
 ("Compress, explain, protect", the language model). `:tiny` is the tests' 1-layer model.
 """
 from bigmodel_jax.config import sections
