@@ -19,10 +19,18 @@ QUANT_SECTION = dict(
 )
 
 
+# Modules left in float. A language model's token embedding is both a gather (no matmul for qwix
+# to intercept) and, tied, the output head's matmul; one array cannot be int8 for one and float
+# for the other, so the tied embedding and the head stay float.
+FLOAT_MODULES = ".*token_embedding.*"
+
+
 def rules(cfg) -> list:
-  """qwix rules: convolutions w8a8 (its only int8 conv), everything else as configured."""
+  """qwix rules, first match wins: FLOAT_MODULES untouched, convolutions w8a8 (its only int8
+  conv), everything else as configured."""
   acts = jnp.int8 if cfg.activations == "int8" else None
-  return [qwix.QuantizationRule(op_names=("conv_general_dilated",), weight_qtype=jnp.int8, act_qtype=jnp.int8),
+  return [qwix.QuantizationRule(module_path=FLOAT_MODULES),
+          qwix.QuantizationRule(op_names=("conv_general_dilated",), weight_qtype=jnp.int8, act_qtype=jnp.int8),
           qwix.QuantizationRule(module_path=".*", weight_qtype=jnp.int8, act_qtype=acts)]
 
 
@@ -52,3 +60,14 @@ def quantize_params(float_params, quantized_model, *init_args, **init_kwargs):
 
 def tree_bytes(tree) -> int:
   return int(sum(np.asarray(x).nbytes for x in jax.tree.leaves(tree)))
+
+
+def with_weights_as_arguments(apply_fn, variables):
+  """fn(*inputs) = apply_fn(variables, *inputs), the variables entering an inner jit as arguments.
+
+  Closed over directly, int8 weights would be dequantised while tracing (an op on constants
+  alone runs eagerly) and a traced or exported program would hold them as float constants;
+  as arguments of the inner jit they stay int8 in it.
+  """
+  inner = jax.jit(apply_fn)
+  return lambda *inputs: inner(variables, *inputs)

@@ -59,6 +59,12 @@ def _norm(kind: str, dtype, name: str):
                       name=name)
 
 
+def _cast(kernel, dtype):
+  """The kernel in the compute dtype; left as it is when already there, because an int8 kernel
+  (qwix PTQ, engine/quantize.py) arrives as a wrapper that casts only its float form."""
+  return kernel if kernel.dtype == dtype else kernel.astype(dtype)
+
+
 class SelfAttention(nn.Module):
   num_heads: int
   rotary: bool
@@ -73,7 +79,7 @@ class SelfAttention(nn.Module):
     qkv_kernel = self.param("qkv_kernel", _param_init(_INIT, (None, "embed", "heads", "kv")),
                             (3, embed, heads, head_dim))
     qkv_bias = self.param("qkv_bias", _param_init(nn.initializers.zeros, (None, "heads", "kv")), (3, heads, head_dim))
-    qkv = jnp.einsum("bte,sehd->sbthd", x_BxTxE, qkv_kernel.astype(self.dtype)) + \
+    qkv = jnp.einsum("bte,sehd->sbthd", x_BxTxE, _cast(qkv_kernel, self.dtype)) + \
         qkv_bias.astype(self.dtype)[:, None, None]
     constrain = lambda t: nn.with_logical_constraint(t, ("batch", "length", "heads", "kv"))
     q, k, val = constrain(qkv[0]), constrain(qkv[1]), constrain(qkv[2])
@@ -88,7 +94,7 @@ class SelfAttention(nn.Module):
     out = constrain(attend(q, k, val, mask))
     out_kernel = self.param("out_kernel", _param_init(_INIT, ("heads", "kv", "embed")), (heads, head_dim, embed))
     out_bias = self.param("out_bias", _param_init(nn.initializers.zeros, ("embed",)), (embed,))
-    return jnp.einsum("bthd,hde->bte", out, out_kernel.astype(self.dtype)) + out_bias.astype(self.dtype)
+    return jnp.einsum("bthd,hde->bte", out, _cast(out_kernel, self.dtype)) + out_bias.astype(self.dtype)
 
   def _use_cache(self, k_Bx1xNxH, v_Bx1xNxH, position):
     """Stores this step's key and value at `position`; returns the whole cache and its mask."""

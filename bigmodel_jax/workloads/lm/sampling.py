@@ -8,9 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from bigmodel_jax.data import text
-from bigmodel_jax.engine import hardware, parallel
+from bigmodel_jax.engine import hardware, parallel, quantize
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models import build_model
+
+
+def language_model(config, vocab_size: int):
+  """The model as the config runs it: float, or with int8 weights (`quant` section, engine/quantize.py)."""
+  return quantize.wrap_model(build_model(config.model, num_outputs=vocab_size), config.get("quant"))
 
 
 def sample_token(logits_BxV, rng, temperature: float, top_k: int, top_p: float):
@@ -105,7 +110,7 @@ def generate_text(run, state, prompt: str, num_tokens: int, num_samples: int = 1
   if len(prompt_ids) == 0:
     raise ConfigError("--prompt is empty; give at least one character to continue")
   total = len(prompt_ids) + num_tokens
-  model = build_model(config.model, num_outputs=spec.vocab_size)
+  model = language_model(config, spec.vocab_size)
   if config.model.name == "transformer" and config.model.positions == "learned" and total > config.model.max_len:
     raise ConfigError(f"prompt ({len(prompt_ids)}) + --num_tokens ({num_tokens}) = {total} tokens exceeds the "
                       f"learned positions' limit model.max_len={config.model.max_len}")

@@ -10,6 +10,7 @@ import json
 import math
 import os
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,12 +21,13 @@ from jax.sharding import PartitionSpec as P
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.config import sections
 from bigmodel_jax.data import text
-from bigmodel_jax.engine import export, parallel, pruning
+from bigmodel_jax.engine import export, parallel, pruning, quantize
 from bigmodel_jax.engine.optim import make_optimizer
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models import build_model
 from bigmodel_jax.workloads.base import Mode, ModeFlag, Report, Workload, export_mode, with_common
-from bigmodel_jax.workloads.lm.sampling import generate_text
+from bigmodel_jax.workloads.lm.sampling import generate_text, language_model
+from bigmodel_jax.workloads.quantize_mode import Quantizable, quantize_mode
 
 LM_SECTION = dict(
     prompt=("\n", v.STRING),                # Default text to continue (--prompt overrides).
@@ -59,7 +61,11 @@ def num_train_steps(config, spec) -> int:
 
 
 def make_model(config, spec):
-  return build_model(config.model, num_outputs=spec.vocab_size)
+  return language_model(config, spec.vocab_size)
+
+
+def init_inputs(spec):
+  return (jnp.zeros((1, spec.seq_len), jnp.int32),), {"train": False}
 
 
 def make_tx(config):
@@ -96,7 +102,12 @@ def check_shapes(config, mesh, vocab_size: int = 0) -> None:
 def init_state(rng, device_data, *, config, spec) -> LMState:
   del device_data
   model = make_model(config, spec)
-  params = model.init({"params": rng}, jnp.zeros((1, spec.seq_len), jnp.int32), train=False)["params"]
+  args, kwargs = init_inputs(spec)
+  params = model.init({"params": rng}, *args, **kwargs)["params"]
+  if quantize.holds_int8_params(config.quant):   # The int8 tree a quantised run's checkpoint holds.
+    float_model = build_model(config.model, num_outputs=spec.vocab_size)
+    float_params = nn.unbox(float_model.init({"params": rng}, *args, **kwargs)["params"])
+    params = quantize.quantize_params(float_params, model, *args, **kwargs)
   tx = make_tx(config)
   return LMState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
                  vocab=jnp.asarray(spec.codes, jnp.int32))
@@ -175,7 +186,8 @@ def inference(run, state) -> export.Inference:
   """Token ids (B, seq_len) int32 -> the next token's logits (B, V) after the last position."""
   model, params = make_model(run.config, run.data.spec), jax.device_get(state.params)
   seq_len = run.config.data.seq_len
-  fn = lambda tokens_BxT: model.apply({"params": params}, tokens_BxT, train=False)[:, -1]
+  logits = quantize.with_weights_as_arguments(lambda p, tokens: model.apply({"params": p}, tokens, train=False), params)
+  fn = lambda tokens_BxT: logits(tokens_BxT)[:, -1]
   example = np.stack([np.arange(i, i + seq_len) % run.data.spec.vocab_size for i in range(4)]).astype(np.int32)
   meta = {"input": "token ids (batch, seq_len)", "output": "logits of the next token",
           "vocab": np.asarray(jax.device_get(state.vocab)).tolist()}
@@ -210,12 +222,13 @@ def report(run, state, outputs) -> Report:
 
 WORKLOAD = Workload(
     sections=with_common(data=text.DATA_SECTION, optimizer=sections.OPTIMIZER, lm=LM_SECTION,
-                         prune=pruning.PRUNE_SECTION),
+                         prune=pruning.PRUNE_SECTION, quant=quantize.QUANT_SECTION),
     make_data=make_data, num_train_steps=num_train_steps, init_state=init_state, train_step=train_step,
     eval_step=eval_step, summarize=summarize, report=report, gather_batch=gather_batch,
     eval_splits=("validation",), final_split="validation", throughput=throughput,
     modes={"sample": Mode(sample_mode, "continue a prompt with the latest checkpoint (sample.txt)", SAMPLE_FLAGS),
-           "export": export_mode(inference)},
+           "export": export_mode(inference),
+           "quantize": quantize_mode(Quantizable(model=make_model, init_inputs=init_inputs))},
     config_checks={"train.num_steps": v.POSITIVE_INT}, unused_keys=("train.num_epochs", "train.ema_decay"),
     flops_per_unit=flops_per_token)
 

@@ -12,10 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from bigmodel_jax.config import checks as v
-from bigmodel_jax.engine import export
+from bigmodel_jax.engine import export, quantize
 from bigmodel_jax.errors import DataError
-from bigmodel_jax.models import build_model
 from bigmodel_jax.workloads.base import IO_FLAGS, Mode, ModeFlag, export_mode, output_path
+from bigmodel_jax.workloads.supervised import explain
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -24,18 +24,20 @@ def inference(run, state) -> export.Inference:
   """Images in [0, 1] (B, H, W, C) float32 -> class probabilities (or regression outputs), with the
   run's normalisation, weights and flip test-time augmentation, as `eval_step` scores them."""
   config, spec = run.config, run.data.spec
-  model = build_model(config.model, num_outputs=spec.num_outputs)
+  model = explain.classifier_model(config, spec)   # An int8 run's weights need the quantised model.
   variables = jax.device_get({"params": state.eval_params(), **state.model_state})
   mean, std = np.asarray(run.data.mean, np.float32), np.asarray(run.data.std, np.float32)
   flip = config.supervised.flip_tta and spec.is_classification
 
+  apply = quantize.with_weights_as_arguments(lambda v, x: model.apply(v, x, train=False), variables)
+
   def fn(images_BxHxWxC):
     x = (images_BxHxWxC - mean) / std
-    outputs = model.apply(variables, x, train=False)
+    outputs = apply(x)
     if not spec.is_classification:
       return outputs
     if flip:
-      outputs = (jax.nn.log_softmax(outputs) + jax.nn.log_softmax(model.apply(variables, x[:, :, ::-1], train=False))) / 2
+      outputs = (jax.nn.log_softmax(outputs) + jax.nn.log_softmax(apply(x[:, :, ::-1]))) / 2
     return jax.nn.softmax(outputs)
 
   classes = list(run.data.class_names) if spec.is_classification else None
