@@ -64,3 +64,12 @@ def test_language_model_prunes_its_kernels(tmp_path):
   summary = trainer.train_and_evaluate(config, str(tmp_path))
   assert summary["sparsity"]["global"] == pytest.approx(0.5, abs=0.01)
   assert np.isfinite(summary["test"]["loss"])
+  assert not any(name.endswith("bias") for name in summary["sparsity"]["per_layer"])
+
+
+def test_biases_and_scales_are_never_pruned_whatever_their_rank():
+  params = {"attn": {"qkv_kernel": np.ones((3, 4, 2, 2)), "qkv_bias": np.ones((3, 2, 2)), "out_bias": np.ones(4)},
+            "norm": {"scale": np.ones((2, 4))}, "token_embedding": {"embedding": np.ones((5, 4))}}
+  which = pruning.prunable(params)
+  assert which["attn"]["qkv_kernel"] and which["token_embedding"]["embedding"]
+  assert not (which["attn"]["qkv_bias"] or which["attn"]["out_bias"] or which["norm"]["scale"])

@@ -28,9 +28,18 @@ class PruneState(NamedTuple):
   masks: Any     # 1 = kept, 0 = pruned; all ones for weights that are not kernels.
 
 
+def _path_name(path) -> str:
+  return "/".join(str(getattr(k, "key", k)) for k in path)
+
+
+def is_weight(path, p) -> bool:
+  """Weight matrices and kernels (2-D or more) are pruned; biases and normalisation scales are
+  not, whatever their rank (the Transformer's qkv_bias is (3, heads, head_dim))."""
+  return p.ndim > 1 and not _path_name(path).endswith(("bias", "scale"))
+
+
 def prunable(params):
-  """Kernels (2-D or more) are pruned; biases and normalisation scales are not."""
-  return jax.tree.map(lambda p: p.ndim > 1, params)
+  return jax.tree_util.tree_map_with_path(is_weight, params)
 
 
 def scheduled_sparsity(cfg, step, total_steps: int):
@@ -78,14 +87,13 @@ def with_pruning(tx, cfg, total_steps: int):
 
 
 def sparsity_report(params) -> dict:
-  """Fraction of zeros per kernel (by path) and over all kernels."""
+  """Fraction of zeros per prunable weight (by path) and over all of them."""
   flat = jax.tree_util.tree_flatten_with_path(params)[0]
   per_layer, zeros, total = {}, 0, 0
   for path, p in flat:
     p = np.asarray(p)
-    if p.ndim < 2:
+    if not is_weight(path, p):
       continue
-    name = "/".join(str(getattr(k, "key", k)) for k in path)
-    per_layer[name] = float(np.mean(p == 0))
+    per_layer[_path_name(path)] = float(np.mean(p == 0))
     zeros, total = zeros + int(np.sum(p == 0)), total + p.size
   return {"global": zeros / max(total, 1), "per_layer": per_layer}
