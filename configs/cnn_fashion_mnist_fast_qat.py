@@ -1,0 +1,31 @@
+r"""Quantisation-aware fine-tuning of the trained `cnn_fashion_mnist_fast`, then int8 (qwix PTQ) of the result.
+
+  python -m launch.main --config=configs/cnn_fashion_mnist_fast.py --workdir=runs/cnn_fast
+  python -m launch.main --config=configs/cnn_fashion_mnist_fast_qat.py --workdir=runs/cnn_fast_qat
+  python -m launch.main --config=configs/cnn_fashion_mnist_fast_qat.py --workdir=runs/cnn_fast_qat \
+      --mode=quantize --output=runs/cnn_fast_qat_int8            # --activations=int8 for w8a8
+
+One epoch from the float run's weights with fake-quantised int8 weights (and the
+convolutions' int8 inputs) in the forward pass and straight-through gradients, so the
+weights settle where rounding them costs little; `--mode=quantize` then stores them as
+int8. Hardware: 2-core CPU. Results in WORKSPACE.md ("Compress, explain, protect").
+`:tiny` runs 20 steps from scratch.
+"""
+from bigmodel_jax.config import sections
+from bigmodel_jax.config.experiment import experiment
+
+
+def get_config(arg=None):
+  c = experiment(
+      "supervised", init_from="runs/cnn_fast",
+      model=sections.model("cnn", batch_norm=True),      # cnn_fashion_mnist_fast's model.
+      optimizer=dict(learning_rate=1e-3, schedule="warmup_cosine", warmup_steps=50),
+      quant=dict(weights="int8", qat=True),
+      train=dict(batch_size=64, num_epochs=1, eval_every_steps=215))
+  return sections.with_variant(c, arg, tiny=tiny)
+
+
+def tiny(c):
+  c.init_from = ""
+  sections.short_run(c, num_steps=20, batch_size=32, log_every=5, eval_every=10, checkpoint_every=10)
+  c.optimizer.warmup_steps = 5
