@@ -1,7 +1,7 @@
 """`model.activation` of the CNN: ReLU by default (existing configs unchanged), tanh for DP-SGD,
 a bad name refused as one line before the workdir exists."""
+import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -27,17 +27,33 @@ def test_the_default_is_relu_so_existing_configs_are_unchanged():
   np.testing.assert_array_equal(default.apply(params, x, train=False), _logits("relu", x))
 
 
-def test_tanh_is_used_in_every_hidden_layer():
-  x = jax.random.normal(jax.random.PRNGKey(1), (4, 8, 8, 1))
-  relu, tanh = _logits("relu", x), _logits("tanh", x)
-  assert not np.allclose(relu, tanh)
-  # Same weights: with tanh every hidden unit is in (-1, 1), so the logits are bounded by the last
-  # layer's absolute row sums plus its bias.
+def _layer_inputs(activation, x):
+  """The input of every Conv / Dense call of the CNN, in call order."""
   config = load_config("cnn_digits", "tiny")
-  params = build_model(config.model, num_outputs=10).init(jax.random.PRNGKey(0), x, train=False)["params"]
-  last = params[sorted(k for k in params if k.startswith("Dense"))[-1]]
-  bound = jnp.abs(last["kernel"]).sum(0) + jnp.abs(last["bias"])
-  assert bool(jnp.all(jnp.abs(tanh) <= bound + 1e-5))
+  config.model.activation = activation
+  model = build_model(config.model, num_outputs=10)
+  params = model.init(jax.random.PRNGKey(0), x, train=False)
+  seen = []
+
+  def record(next_fun, args, kwargs, context):
+    if context.method_name == "__call__" and isinstance(context.module, (nn.Conv, nn.Dense)):
+      seen.append(np.asarray(args[0]))
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(record):
+    model.apply(params, x, train=False)
+  return seen
+
+
+def test_tanh_is_used_in_every_hidden_layer():
+  # Large inputs: after tanh every layer past the first sees values in [-1, 1], negative ones too;
+  # after ReLU they would be >= 0 and large.
+  x = 100.0 * jax.random.normal(jax.random.PRNGKey(1), (4, 8, 8, 1))
+  assert not np.allclose(_logits("relu", x), _logits("tanh", x))
+  hidden = _layer_inputs("tanh", x)[1:]
+  assert len(hidden) == len(load_config("cnn_digits", "tiny").model.features) + 1
+  for h in hidden:
+    assert np.abs(h).max() <= 1.0 and h.min() < 0
 
 
 def test_an_unknown_activation_is_refused_before_the_workdir_exists(tmp_path):
