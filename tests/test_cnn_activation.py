@@ -61,3 +61,9 @@ def test_an_unknown_activation_is_refused_before_the_workdir_exists(tmp_path):
   with pytest.raises(ConfigError, match=r"model.activation='swish' is not allowed; expected one of"):
     trainer.train_and_evaluate(make_config("cnn_digits", **{"model.activation": "swish"}), workdir)
   assert file_checksums(workdir) is None
+
+
+def test_the_dp_config_trains_with_tanh_and_stops_at_its_target_epsilon():
+  config = load_config("cnn_fashion_mnist_dp")
+  assert config.model.activation == "tanh" and not config.model.batch_norm
+  assert config.dp.target_epsilon == 3.0 and config.dp.delta == 1e-5
