@@ -19,12 +19,10 @@ shows in the temporaries (per-example gradients, fake-quantised copies, masks).
 
 --variant (repeatable) measures several variants of the config in one process, one
 after another, and tables them against the first: `name:key=value,key=value` with keys
-as in `--config.key=value`; a bare name is one of VARIANT_PRESETS (plain, qat, prune, dp).
+as in `--config.key=value`; a bare name is one of VARIANT_PRESETS in launch/benchmarks/variants.py (plain, qat,
+prune, dp).
 """
-import ast
-import copy
 import os
-import re
 import statistics
 import tempfile
 
@@ -32,6 +30,7 @@ from absl import flags
 
 from launch import config_errors
 from launch.benchmarks import harness
+from launch.benchmarks.variants import memory_bytes, mib, parse_variant, variant_table, with_overrides
 
 _CONFIG = harness.config_flag(None, "Experiment config file")
 _STEPS = flags.DEFINE_integer("steps", 100, "Timed dispatches per window.")
@@ -42,66 +41,6 @@ _VARIANTS = flags.DEFINE_multi_string(
     "plain, qat, prune, dp.")
 flags.mark_flags_as_required(["config"])
 
-# The options of the supervised workload, each as the overrides that turn it on. dp needs a model
-# without batch norm (it mixes examples): measure it on such a config (e.g. cnn_fashion_mnist_dp with
-# --variant=plain:dp.clip_norm=0.0 --variant=dp).
-VARIANT_PRESETS = {
-    "plain": "",
-    "qat": "quant.weights=int8,quant.qat=True",
-    "prune": "prune.sparsity=0.8",
-    "dp": "dp.clip_norm=1.0",
-}
-MEMORY_FIELDS = ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes")
-
-
-def parse_variant(text: str) -> tuple[str, dict]:
-  """'name:key=value,key=value' (or a preset's name) -> (name, {dotted key: value})."""
-  name, _, spec = text.partition(":")
-  if not name:
-    raise ValueError(f"--variant={text!r} has no name; write name:key=value,... or one of {sorted(VARIANT_PRESETS)}")
-  if not spec:
-    if name not in VARIANT_PRESETS:
-      raise ValueError(f"--variant={text!r}: no preset {name!r}; presets are {sorted(VARIANT_PRESETS)}, "
-                       "or give its overrides as name:key=value,...")
-    spec = VARIANT_PRESETS[name]
-  overrides = {}
-  for item in filter(None, re.split(r",(?=[\w.]+=)", spec)):   # Commas inside a tuple value stay.
-    key, eq, value = item.partition("=")
-    if not eq or not key:
-      raise ValueError(f"--variant={text!r}: {item!r} is not key=value")
-    overrides[key.strip()] = _literal(value.strip())
-  return name, overrides
-
-
-def _literal(value: str):
-  """A Python literal (number, bool, tuple) where the text is one, else the text as a string."""
-  try:
-    return ast.literal_eval(value)
-  except (ValueError, SyntaxError):
-    return value
-
-
-def with_overrides(config, overrides: dict, what: str):
-  """A copy of `config` with each dotted key set; a key the config lacks or a value of the wrong type is a ValueError."""
-  changed = copy.deepcopy(config)
-  for key, value in overrides.items():
-    *parents, leaf = key.split(".")
-    node = changed
-    for part in parents:
-      node = node.get(part) if hasattr(node, "get") else None
-      if node is None:
-        break
-    if node is None or not hasattr(node, "keys") or leaf not in node:
-      raise ValueError(f"{what}: the config has no key {key!r}")
-    if isinstance(node[leaf], float) and isinstance(value, int) and not isinstance(value, bool):
-      value = float(value)
-    try:
-      setattr(node, leaf, value)
-    except TypeError as e:
-      raise ValueError(f"{what}: {key}={value!r}: {e}") from None
-  return changed
-
-
 def one_batch(run):
   """The first dispatch's batch, placed as the trainer places it ({} when batches are made on device)."""
   from bigmodel_jax.engine import parallel, train_loop
@@ -110,17 +49,6 @@ def one_batch(run):
   k = run.config.train.steps_per_dispatch
   batch = next(train_loop._stacked_host_batches(run.data, 0, k, k))
   return parallel.shard_batch(batch, run.mesh, run.batch_placement)
-
-
-def memory_bytes(compiled) -> dict:
-  """XLA's byte counts of a compiled function ({} where the backend gives none)."""
-  try:
-    analysis = compiled.memory_analysis()
-  except Exception:   # Backends without the analysis raise rather than return None.
-    return {}
-  if analysis is None:
-    return {}
-  return {f: int(getattr(analysis, f)) for f in MEMORY_FIELDS if hasattr(analysis, f)}
 
 
 def measure(config, steps: int, warmup: int, windows: int) -> dict:
@@ -155,25 +83,6 @@ def measure(config, steps: int, warmup: int, windows: int) -> dict:
           "units_per_s": steps_per_s * per_step, "window_s": seconds, **memory_bytes(train_fn)}
 
 
-def _mib(row: dict, field: str) -> str:
-  return f"{row[field] / 2**20:.2f}" if field in row else "n/a"
-
-
-def variant_table(rows: list) -> list[str]:
-  """Markdown lines: each variant's ms/step, ratio to the first, units/s and compiled memory (MiB)."""
-  base = rows[0]
-  lines = ["| variant | overrides | ms/step | x first | units/s | temp MiB | x first | argument MiB | output MiB |",
-           "|---|---|---|---|---|---|---|---|---|"]
-  for r in rows:
-    temp_ratio = (f"{r['temp_size_in_bytes'] / base['temp_size_in_bytes']:.2f}"
-                  if base.get("temp_size_in_bytes") and "temp_size_in_bytes" in r else "n/a")
-    overrides = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "-"
-    lines.append(f"| {r['variant']} | {overrides} | {r['ms_per_step']:.2f} | {r['ms_per_step'] / base['ms_per_step']:.2f} | "
-                 f"{r['units_per_s']:.0f} {r['unit']} | {_mib(r, 'temp_size_in_bytes')} | {temp_ratio} | "
-                 f"{_mib(r, 'argument_size_in_bytes')} | {_mib(r, 'output_size_in_bytes')} |")
-  return lines
-
-
 def parsed_variants(config) -> list:
   """(name, overrides, config) of each --variant; a bad one is one `error:` line naming the flag."""
   out = []
@@ -203,7 +112,7 @@ def run_variants(report, variants: list) -> None:
     r = {"variant": name, "overrides": overrides, **measure_or_fail(config, f"--variant={name}")}
     rows.append(r)
     report.row(r, f"{name}: compile {r['compile_s']:.1f} s | {r['ms_per_step']:.2f} ms/step | "
-                  f"{r['units_per_s']:.0f} {r['unit']}/s | temp {_mib(r, 'temp_size_in_bytes')} MiB")
+                  f"{r['units_per_s']:.0f} {r['unit']}/s | temp {mib(r, 'temp_size_in_bytes')} MiB")
   first = rows[0]
   for r in rows[1:]:
     report.compare(f"step time, {r['variant']} against {first['variant']}", (r["variant"], r["ms_per_step"]),
@@ -227,5 +136,5 @@ def run(argv):
   else:
     r = measure_or_fail(config, "--config")
     report.row(r, f"compile {r['compile_s']:.1f} s | {r['steps_per_s']:.1f} steps/s | "
-                  f"{r['units_per_s']:.0f} {r['unit']}/s | temp {_mib(r, 'temp_size_in_bytes')} MiB")
+                  f"{r['units_per_s']:.0f} {r['unit']}/s | temp {mib(r, 'temp_size_in_bytes')} MiB")
   report.finish()
