@@ -4,8 +4,8 @@ r"""Training-step throughput and memory of any config: the jitted, sharded train
   python -m launch.benchmark step --config=configs/resnet_fashion_mnist.py \
       --config.train.batch_size=256 --config.model.dtype=bfloat16
   python -m launch.benchmark step --config=configs/cnn_fashion_mnist_fast.py \
-      --variant=plain --variant=qat --variant=prune --variant=int8:quant.weights=int8 \
-      --out=results/benchmarks/step_options.json
+      --variant=plain --variant=qat --variant=prune --variant=plain_nobn:model.batch_norm=False \
+      --variant=dp:model.batch_norm=False,dp.clip_norm=1.0 --out=results/benchmarks/step_options.json
 
 Dispatches the run's jitted train function (`train.steps_per_dispatch` steps each) on
 one fixed batch: the first call is timed alone (compilation), then --warmup untimed
@@ -19,8 +19,8 @@ shows in the temporaries (per-example gradients, fake-quantised copies, masks).
 
 --variant (repeatable) measures several variants of the config in one process, one
 after another, and tables them against the first: `name:key=value,key=value` with keys
-as in `--config.key=value`; a bare name is one of VARIANT_PRESETS in launch/benchmarks/variants.py (plain, qat,
-prune, dp).
+as in `--config.key=value`; a bare name is one of VARIANT_PRESETS in
+launch/benchmarks/variants.py (plain, qat, prune, dp).
 """
 import os
 import statistics
@@ -40,6 +40,7 @@ _VARIANTS = flags.DEFINE_multi_string(
     "variant", [], "name[:key=value,...] measured side by side, ratios against the first; a bare name is a preset: "
     "plain, qat, prune, dp.")
 flags.mark_flags_as_required(["config"])
+
 
 def one_batch(run):
   """The first dispatch's batch, placed as the trainer places it ({} when batches are made on device)."""
