@@ -7,10 +7,11 @@ import jax.numpy as jnp
 from bigmodel_jax.config import checks as v
 from bigmodel_jax.errors import ConfigError
 from bigmodel_jax.models.common import DTYPES, BatchNorm, compute_dtype, max_pool_2x2
+from bigmodel_jax.models.mlp import ACTIVATIONS
 
 
 class CNN(nn.Module):
-  """conv(k x k, f_i) -> ReLU -> 2x2 max-pool for each f_i, then dense -> ReLU -> dense.
+  """conv(k x k, f_i) -> activation -> 2x2 max-pool for each f_i, then dense -> activation -> dense.
 
   `pool_after` drops the pool after chosen stages (the source's three-conv CIFAR-10 CNN).
 
@@ -26,6 +27,9 @@ class CNN(nn.Module):
   dense_features: int = 128
   dropout: float = 0.0        # On the dense layer's input and output.
   batch_norm: bool = False    # conv -> BN -> ReLU; not in the source, converges faster.
+  # tanh keeps activations bounded, which DP-SGD's clipped, noisy gradients train better
+  # (Papernot et al. 2020, "tempered sigmoids"); ReLU is the source's.
+  activation: str = "relu"
   dtype: str = "float32"
 
   # Valid values of the `model.*` keys (bigmodel_jax.validation).
@@ -33,6 +37,7 @@ class CNN(nn.Module):
                    "padding": v.one_of("SAME", "VALID"), "convs_per_stage": v.POSITIVE_INT,
                    "pool_after": v.each(v.BOOL),
                    "dense_features": v.POSITIVE_INT, "dropout": v.PROBABILITY, "batch_norm": v.BOOL,
+                   "activation": v.one_of(*ACTIVATIONS),
                    "dtype": v.one_of(*DTYPES)}
 
   @nn.compact
@@ -41,6 +46,7 @@ class CNN(nn.Module):
     if self.convs_per_stage < 1:
       raise ConfigError(f"model.convs_per_stage={self.convs_per_stage}; it must be at least 1")
     pools = self._pools()
+    act = ACTIVATIONS[self.activation]
     x = x_BxHxWxC.astype(dtype)
     for width, pool in zip(self.features, pools):
       for _ in range(self.convs_per_stage):
@@ -48,12 +54,12 @@ class CNN(nn.Module):
                     use_bias=not self.batch_norm, dtype=dtype)(x)
         if self.batch_norm:
           x = BatchNorm(use_running_average=not train, momentum=0.9, dtype=dtype)(x)
-        x = nn.relu(x)
+        x = act(x)
       if pool:
         x = max_pool_2x2(x)
     x = x.reshape(x.shape[0], -1)
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    x = nn.relu(nn.Dense(self.dense_features, dtype=dtype)(x))
+    x = act(nn.Dense(self.dense_features, dtype=dtype)(x))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     return nn.Dense(self.num_outputs, dtype=dtype)(x).astype(jnp.float32)
 
