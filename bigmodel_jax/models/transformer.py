@@ -51,104 +51,12 @@ def rotary(x_BxTxNxH, positions_T, base: float = 10000.0):
   return jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1).astype(x_BxTxNxH.dtype)
 
 
-def sum_rows_as_matmul(g, shape):
-  """g summed down to `shape` (g's shape with 1s on one run of axes) as a product with a vector of ones.
-
-  XLA:CPU runs such column sums (the gradients of every bias and norm scale) as
-  reduce-windows at a fraction of matmul speed: they were 17% of the benchmark
-  LM's step (WORKSPACE.md, Performance notes); as a dot they run on the matmul library.
-  """
-  full = (1,) * (g.ndim - len(shape)) + tuple(shape)
-  axes = [a for a, (n, m) in enumerate(zip(g.shape, full)) if n != m]
-  if not axes:
-    return g.reshape(shape)
-  first, last = axes[0], axes[-1] + 1
-  if axes != list(range(first, last)) or any(full[a] != 1 for a in axes):
-    raise ValueError(f"sum_rows_as_matmul: {g.shape} -> {shape} is not a sum over one run of axes")
-  outer, rows = math.prod(g.shape[:first]), math.prod(g.shape[first:last])
-  g3 = g.reshape(outer, rows, -1)
-  summed = jnp.einsum("n,onf->of", jnp.ones((rows,), g.dtype), g3, preferred_element_type=jnp.float32)
-  return summed.reshape(shape)
-
-
-@jax.custom_vjp
-def add_bias(x, bias):
-  """x + bias (bias broadcast over a run of x's axes); its gradient for the bias is a matmul."""
-  return x + bias
-
-
-def _add_bias_fwd(x, bias):
-  return x + bias, jnp.zeros(bias.shape, bias.dtype)
-
-
-def _add_bias_bwd(bias_like, g):
-  return g, sum_rows_as_matmul(g, bias_like.shape).astype(bias_like.dtype)
-
-
-add_bias.defvjp(_add_bias_fwd, _add_bias_bwd)
-
-
-@jax.custom_vjp
-def scale_shift(centred, inv_std, scale, bias):
-  """centred * (inv_std * scale) + bias, as flax's LayerNorm computes it; the column sums
-  of the backward pass (the gradients of scale and bias) are matmuls."""
-  return centred * (inv_std * scale) + bias
-
-
-def _scale_shift_fwd(centred, inv_std, scale, bias):
-  return scale_shift(centred, inv_std, scale, bias), (centred, inv_std, scale, jnp.zeros(bias.shape, bias.dtype))
-
-
-def _scale_shift_bwd(saved, g):
-  centred, inv_std, scale, bias_like = saved
-  d_centred = g * (inv_std * scale)
-  d_inv_std = jnp.sum(g * centred * scale, axis=-1, keepdims=True)   # A row sum: fast.
-  d_scale = sum_rows_as_matmul(g * centred * inv_std, scale.shape).astype(scale.dtype)
-  return d_centred, d_inv_std, d_scale, sum_rows_as_matmul(g, bias_like.shape).astype(bias_like.dtype)
-
-
-scale_shift.defvjp(_scale_shift_fwd, _scale_shift_bwd)
-
-
-class Norm(nn.Module):
-  """LayerNorm or RMSNorm over the last axis, the forward pass as flax computes it (same
-  parameters and names), the gradients of its scale and bias as matmuls (`scale_shift`)."""
-  kind: str
-  dtype: jnp.dtype
-  epsilon: float = 1e-6
-
-  @nn.compact
-  def __call__(self, x):
-    features = x.shape[-1]
-    scale = self.param("scale", _param_init(nn.initializers.ones, ("embed",)), (features,))
-    x32 = x.astype(jnp.float32)
-    mean2 = jnp.mean(jnp.square(x32), axis=-1, keepdims=True)
-    if self.kind == "rmsnorm":
-      centred, var, bias = x32, mean2, jnp.zeros((features,), jnp.float32)
-    else:
-      bias = self.param("bias", _param_init(nn.initializers.zeros, ("embed",)), (features,))
-      mean = jnp.mean(x32, axis=-1, keepdims=True)
-      centred, var = x32 - mean, jnp.maximum(0.0, mean2 - jnp.square(mean))
-    y = scale_shift(centred, jax.lax.rsqrt(var + self.epsilon), scale, bias)
-    return y.astype(self.dtype)
-
-
-class Dense(nn.Module):
-  """nn.Dense's kernel, bias and product, with the bias added by `add_bias` (a matmul in the backward pass)."""
-  features: int
-  axes: tuple
-  dtype: jnp.dtype
-
-  @nn.compact
-  def __call__(self, x):
-    kernel = self.param("kernel", _param_init(_INIT, self.axes), (x.shape[-1], self.features))
-    bias = self.param("bias", _param_init(nn.initializers.zeros, self.axes[1:]), (self.features,))
-    y = jax.lax.dot_general(x.astype(self.dtype), kernel.astype(self.dtype), (((x.ndim - 1,), (0,)), ((), ())))
-    return add_bias(y, bias.astype(self.dtype))
-
-
 def _norm(kind: str, dtype, name: str):
-  return Norm(kind, dtype, name=name)
+  scale = _param_init(nn.initializers.ones, ("embed",))
+  if kind == "rmsnorm":
+    return nn.RMSNorm(dtype=dtype, scale_init=scale, name=name)
+  return nn.LayerNorm(dtype=dtype, scale_init=scale, bias_init=_param_init(nn.initializers.zeros, ("embed",)),
+                      name=name)
 
 
 class SelfAttention(nn.Module):
@@ -165,8 +73,8 @@ class SelfAttention(nn.Module):
     qkv_kernel = self.param("qkv_kernel", _param_init(_INIT, (None, "embed", "heads", "kv")),
                             (3, embed, heads, head_dim))
     qkv_bias = self.param("qkv_bias", _param_init(nn.initializers.zeros, (None, "heads", "kv")), (3, heads, head_dim))
-    qkv = add_bias(jnp.einsum("bte,sehd->sbthd", x_BxTxE, qkv_kernel.astype(self.dtype)),
-                   qkv_bias.astype(self.dtype)[:, None, None])
+    qkv = jnp.einsum("bte,sehd->sbthd", x_BxTxE, qkv_kernel.astype(self.dtype)) + \
+        qkv_bias.astype(self.dtype)[:, None, None]
     constrain = lambda t: nn.with_logical_constraint(t, ("batch", "length", "heads", "kv"))
     q, k, val = constrain(qkv[0]), constrain(qkv[1]), constrain(qkv[2])
     if self.rotary:
@@ -180,7 +88,7 @@ class SelfAttention(nn.Module):
     out = constrain(attend(q, k, val, mask))
     out_kernel = self.param("out_kernel", _param_init(_INIT, ("heads", "kv", "embed")), (heads, head_dim, embed))
     out_bias = self.param("out_bias", _param_init(nn.initializers.zeros, ("embed",)), (embed,))
-    return add_bias(jnp.einsum("bthd,hde->bte", out, out_kernel.astype(self.dtype)), out_bias.astype(self.dtype))
+    return jnp.einsum("bthd,hde->bte", out, out_kernel.astype(self.dtype)) + out_bias.astype(self.dtype)
 
   def _use_cache(self, k_Bx1xNxH, v_Bx1xNxH, position):
     """Stores this step's key and value at `position`; returns the whole cache and its mask."""
@@ -213,9 +121,11 @@ class Block(nn.Module):
         h, positions_T, decode, position)
     x_BxTxE = x_BxTxE + drop(h)
     h = _norm(self.norm, self.dtype, "norm_mlp")(x_BxTxE)
-    h = Dense(self.mlp_dim, ("embed", "mlp"), self.dtype, name="mlp_in")(h)
+    h = nn.Dense(self.mlp_dim, dtype=self.dtype, name="mlp_in", kernel_init=_param_init(_INIT, ("embed", "mlp")),
+                 bias_init=_param_init(nn.initializers.zeros, ("mlp",)))(h)
     h = nn.gelu(nn.with_logical_constraint(h, ("batch", "length", "mlp")))
-    h = Dense(embed, ("mlp", "embed"), self.dtype, name="mlp_out")(h)
+    h = nn.Dense(embed, dtype=self.dtype, name="mlp_out", kernel_init=_param_init(_INIT, ("mlp", "embed")),
+                 bias_init=_param_init(nn.initializers.zeros, ("embed",)))(h)
     x_BxTxE = x_BxTxE + drop(h)
     return nn.with_logical_constraint(x_BxTxE, ("batch", "length", "embed"))
 
@@ -255,7 +165,7 @@ class Transformer(nn.Module):
     if self.positions == "learned":
       table = self.param("position_embedding", _param_init(_INIT, ("positions", "embed")),
                          (self.max_len, self.embed_dim))
-      x = add_bias(x, jnp.take(table, positions_T, axis=0).astype(dtype)[None])
+      x = x + jnp.take(table, positions_T, axis=0).astype(dtype)[None]
     x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     block = nn.remat(Block, static_argnums=(3, 4)) if self.remat else Block
