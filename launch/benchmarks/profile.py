@@ -13,45 +13,17 @@ traced time. The compiled module's op counts (fusions, dots, copies...) are prin
 beside, since on a CPU many tiny ops cost their dispatch more than their FLOPs.
 """
 import collections
-import glob
-import os
-import re
 import tempfile
 
 from absl import flags
 
 from launch.benchmarks import harness
+from launch.benchmarks.op_profile import CONTAINERS, op_kind, op_times
 
 _CONFIG = harness.config_flag(None, "Experiment config file")
 _DISPATCHES = flags.DEFINE_integer("dispatches", 10, "Traced calls of the train function.")
 _TOP = flags.DEFINE_integer("top", 20, "Ops printed, longest first.")
 flags.mark_flags_as_required(["config"])
-
-# Names of the trace's own bookkeeping events, not ops of the module.
-_NOT_OPS = re.compile(r"^(PjitFunction|ThunkExecutor|TfrtCpu|Execute|XlaModule|PjRt|\$)|::")
-# Ops that hold other ops (a scan's loop): listed, but left out of the sum the shares are of.
-CONTAINERS = ("while", "conditional", "call")
-
-
-def op_kind(name: str) -> str:
-  """`fusion.123` -> `fusion`, `dot.4` -> `dot`, `loop_add_fusion.2` -> `loop_add_fusion`."""
-  return re.sub(r"(\.\d+)+$", "", name.split(":")[0])
-
-
-def op_times(trace_dir: str) -> tuple:
-  """(seconds per op name, executions per op name), summed over the trace's threads, bookkeeping left out."""
-  import jax
-  paths = glob.glob(os.path.join(trace_dir, "**", "*.xplane.pb"), recursive=True)
-  totals, calls = collections.Counter(), collections.Counter()
-  for path in paths:
-    for plane in jax.profiler.ProfileData.from_file(path).planes:
-      for line in plane.lines:
-        for event in line.events:
-          if not _NOT_OPS.search(event.name):
-            totals[event.name] += event.duration_ns * 1e-9
-            calls[event.name] += 1
-  return totals, calls
-
 
 def traced_ops(config, dispatches: int) -> tuple:
   """(seconds and executions per op over the traced dispatches, steps traced, wall seconds traced)."""
