@@ -14,6 +14,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 
 from absl import flags
@@ -83,6 +84,29 @@ def compile_ahead(jitted, *args):
   with Stopwatch() as watch:
     compiled = jitted.lower(*args).compile()
   return compiled, watch.seconds
+
+
+def fixed_batch(run):
+  """The first dispatch's batch, placed as the trainer places it ({} when batches are made on device)."""
+  from bigmodel_jax.engine import parallel, train_loop
+  if not run.data.host_batches:
+    return {}
+  k = run.config.train.steps_per_dispatch
+  batch = next(train_loop._stacked_host_batches(run.data, 0, k, k))
+  return parallel.shard_batch(batch, run.mesh, run.batch_placement)
+
+
+def prepared_step(config) -> tuple:
+  """(run, state, batch, rng, step): the built run and the arguments of its train function."""
+  import jax
+
+  from bigmodel_jax.engine import parallel, trainer
+  with tempfile.TemporaryDirectory() as workdir:
+    run, state = trainer.build_run(config, workdir)
+    run.checkpointer.close()
+  rng = jax.device_put(jax.random.PRNGKey(0), parallel.replicated(run.mesh))
+  step = jax.device_put(jax.numpy.zeros((), jax.numpy.int32), parallel.replicated(run.mesh))
+  return run, state, fixed_batch(run), rng, step
 
 
 def window_seconds(run_window, windows: int) -> list[float]:

@@ -24,7 +24,6 @@ launch/benchmarks/variants.py (plain, qat, prune, dp).
 """
 import os
 import statistics
-import tempfile
 
 from absl import flags
 
@@ -42,27 +41,12 @@ _VARIANTS = flags.DEFINE_multi_string(
 flags.mark_flags_as_required(["config"])
 
 
-def one_batch(run):
-  """The first dispatch's batch, placed as the trainer places it ({} when batches are made on device)."""
-  from bigmodel_jax.engine import parallel, train_loop
-  if not run.data.host_batches:
-    return {}
-  k = run.config.train.steps_per_dispatch
-  batch = next(train_loop._stacked_host_batches(run.data, 0, k, k))
-  return parallel.shard_batch(batch, run.mesh, run.batch_placement)
-
-
 def measure(config, steps: int, warmup: int, windows: int) -> dict:
   """Compile seconds, the compiled step's memory and the median rates of `windows` windows of `steps` dispatches."""
   import jax
 
-  from bigmodel_jax.engine import parallel, trainer
-  with tempfile.TemporaryDirectory() as workdir:
-    run, state = trainer.build_run(config, workdir)
-    run.checkpointer.close()
-  batch = one_batch(run)
-  rng = jax.device_put(jax.random.PRNGKey(0), parallel.replicated(run.mesh))
-  step = jax.device_put(jax.numpy.zeros((), jax.numpy.int32), parallel.replicated(run.mesh))
+  from bigmodel_jax.engine import parallel
+  run, state, batch, rng, step = harness.prepared_step(config)
   train_fn = None
 
   def dispatch(n):
