@@ -65,7 +65,7 @@ def test_values_in_the_rollout_bootstrap_from_the_final_observation_at_a_truncat
 
 
 @pytest.mark.parametrize("overrides", [{"rl.values_in_rollout": True}, {"rl.rollout_unroll": 4},
-                                       {"rl.epoch_unroll": 2}])
+                                       {"rl.epoch_unroll": 2}, {"rl.fused_shuffle": True}])
 def test_speed_option_trains_the_same_agents(default_run, tmp_path, overrides):
   trainer.train_and_evaluate(_config(**overrides), str(tmp_path))
   for a, b in zip(params(default_run), params(str(tmp_path)), strict=True):

@@ -14,7 +14,7 @@ compiled apart and timed over --calls calls (median, after one untimed call):
             one by one);
   update    the whole `update_agent`, one call per update;
   dispatch  the trainer's own train function over all updates of the run in one dispatch,
-            per update (what the PPO benchmark times).
+            per update (what the PPO benchmark times; median of 3 calls after one).
 The phases overlap only in `update`; their sum against it shows what fusing them gains.
 XLA:CPU runs one phase per call; inside the update's scan the same code runs without the
 call's overhead (~0.1 ms), which `dispatch` shows.
@@ -114,9 +114,7 @@ def profile(config, num_seeds: int, calls: int) -> dict:
   seconds = {name: median_call_seconds(fns[name], args[name], calls) for name in fns}
   dispatch_args = (state, {}, run.device_data, jax.random.PRNGKey(0), jnp.asarray(0, jnp.int32))
   compiled, _ = harness.compile_ahead(run.train_fn, *dispatch_args)
-  with harness.Stopwatch() as watch:
-    jax.block_until_ready(compiled(*dispatch_args))
-  seconds["dispatch"] = watch.seconds / run.num_steps
+  seconds["dispatch"] = median_call_seconds(compiled, dispatch_args, 3) / run.num_steps
   steps = config.rl.update_epochs * config.rl.num_minibatches
   return {"seeds": num_seeds, "updates": run.num_steps, "minibatch_steps": steps, "ms": {k: 1e3 * v for k, v in seconds.items()}}
 

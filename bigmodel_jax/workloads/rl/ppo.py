@@ -239,20 +239,29 @@ def train_epochs(params, opt_state, data, shuffle_key, *, config, spec):
   rl = config.rl
   n = data["action"].shape[0]
 
+  to_minibatches = lambda x: x.reshape((rl.num_minibatches, -1) + x.shape[1:])
+
+  def minibatch(carry, batch):
+    params, opt_state = carry
+    params, opt_state, terms = minibatch_update(params, opt_state, batch, config=config, spec=spec)
+    return (params, opt_state), terms
+
   def epoch(carry, epoch_key):
     # One shuffle per epoch, then the scan slices consecutive minibatches (no gather per minibatch).
     order = jax.random.permutation(epoch_key, n)
-    shuffled = jax.tree.map(lambda x: x[order].reshape((rl.num_minibatches, -1) + x.shape[1:]), data)
-
-    def minibatch(carry, batch):
-      params, opt_state = carry
-      params, opt_state, terms = minibatch_update(params, opt_state, batch, config=config, spec=spec)
-      return (params, opt_state), terms
-
+    shuffled = jax.tree.map(lambda x: to_minibatches(x[order]), data)
     return jax.lax.scan(minibatch, carry, shuffled, unroll=rl.epoch_unroll)
 
-  (params, opt_state), terms = jax.lax.scan(epoch, (params, opt_state),
-                                            jax.random.split(shuffle_key, rl.update_epochs))
+  def shuffled_epoch(carry, shuffled):
+    return jax.lax.scan(minibatch, carry, shuffled, unroll=rl.epoch_unroll)
+
+  epoch_keys = jax.random.split(shuffle_key, rl.update_epochs)
+  if rl.fused_shuffle:   # Every epoch's permutation (the same ones) in one batched sort and one gather.
+    orders = jax.vmap(lambda k: jax.random.permutation(k, n))(epoch_keys)
+    shuffled = jax.tree.map(lambda x: jax.vmap(to_minibatches)(x[orders]), data)
+    (params, opt_state), terms = jax.lax.scan(shuffled_epoch, (params, opt_state), shuffled)
+  else:
+    (params, opt_state), terms = jax.lax.scan(epoch, (params, opt_state), epoch_keys)
   return params, opt_state, terms
 
 

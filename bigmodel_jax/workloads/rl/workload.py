@@ -68,6 +68,7 @@ RL_SECTION = dict(
     # Speed only (XLA:CPU; measured in WORKSPACE.md's performance notes); results equal up to float rounding.
     rollout_unroll=(1, v.POSITIVE_INT),      # Rollout steps per trip of its scan (fewer loop trips, bigger code).
     epoch_unroll=(1, v.POSITIVE_INT),        # Minibatch steps per trip of each epoch's scan.
+    fused_shuffle=(False, v.BOOL),           # Every epoch's shuffle before the first epoch, in one sort and gather.
     values_in_rollout=(False, v.BOOL),       # Critic beside the actor at each rollout step, not one pass afterwards.
     vmap_one_agent=(True, v.BOOL),           # False: one agent runs without the vmap's seed axis of size 1.
 )
