@@ -94,7 +94,7 @@ def test_the_update_profile_runs_on_tiny_shapes(tmp_path):
   out = tmp_path / "profile.json"
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
   result = subprocess.run([sys.executable, "-m", "launch.benchmark", "ppo_profile", "--config=configs/ppo_cartpole.py:tiny",
-                           "--seeds=1", "--calls=1", "--variant=rl.rollout_unroll=2", f"--out={out}"],
+                           "--seeds=1", "--calls=2", "--variant=rl.rollout_unroll=2", f"--out={out}"],
                           cwd=REPO, env=dict(env, JAX_PLATFORMS="cpu"), capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   for phase in ("rollout", "targets", "gae", "epochs", "shuffle", "minibatch", "update", "dispatch"):
