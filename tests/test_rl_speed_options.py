@@ -18,8 +18,12 @@ from conftest import REPO, assert_same_arrays, make_config, one_error_line, para
 STEPS = 8
 
 
+# The path without any speed option (ppo_cartpole turns some on), which each option is compared with.
+PLAIN = {"rl.values_in_rollout": False, "rl.rollout_unroll": 1, "rl.vmap_one_agent": True}
+
+
 def _config(**overrides):
-  return make_config("ppo_cartpole", **{"mesh.data": 1, "rl.total_env_steps": STEPS * 256, **overrides})
+  return make_config("ppo_cartpole", **{"mesh.data": 1, "rl.total_env_steps": STEPS * 256, **PLAIN, **overrides})
 
 
 @pytest.fixture(scope="module")
