@@ -26,6 +26,7 @@ BENCHMARKS = {
     "lm": "GPT training tokens/s and validation loss on Shakespeare, ours against PyTorch (--torch_python)",
     "profile": "per-op profile of any --config's jitted train step (jax.profiler trace), ms per step by op",
     "ppo": "PPO on CartPole with 1 and 16 agents, compile and run timed apart, plus a machine-speed line",
+    "ppo_profile": "where one PPO update's time goes: rollout, critic + GAE, epochs, minibatch step, each jitted alone",
     "processes": "one process with two devices against two processes with one device each, same config",
     "serve": "launch.serve under 1, 8 and 64 loopback clients: p50/p99 latency, images/s, with and without batching",
     "step": "the jitted train step of any --config alone: compile time, steps/s and units/s",

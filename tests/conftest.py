@@ -188,7 +188,7 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
 # does not reach the node ids under pytest 9.)
 SHARED_RUN_FILES = ("test_generative.py", "test_generative_coverage.py", "test_kmeans.py", "test_lm.py",
                     "test_reliability.py", "test_rl.py", "test_train.py", "test_export_predict.py",
-                    "test_serve.py")
+                    "test_serve.py", "test_rl_speed_options.py")
 
 
 @pytest.hookimpl(optionalhook=True)   # Known only with pytest-xdist.

@@ -27,6 +27,7 @@ import tempfile
 from absl import flags
 
 from launch.benchmarks import harness, purejaxrl, sklearn_kmeans
+from launch.benchmarks.ppo_agents import set_agents
 
 _CONFIG = harness.config_flag("configs/ppo_cartpole.py", "The PPO config whose settings are timed")
 _SEEDS = flags.DEFINE_list("seeds", ["1", "16"], "Numbers of agents trained in one call, one timed run each.")
@@ -43,19 +44,6 @@ def use_cpu_devices(count: int) -> None:
   if count > 1:
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                f" --xla_force_host_platform_device_count={count}").strip()
-
-
-def set_agents(config, num_seeds: int, devices: int) -> None:
-  """`num_seeds` agents, split over `devices` when they divide evenly, all updates in one dispatch."""
-  from bigmodel_jax.engine import parallel
-  from bigmodel_jax.workloads import get_workload
-  config.rl.num_seeds = num_seeds
-  config.mesh.data = devices if num_seeds % devices == 0 else 1
-  if config.mesh.data > 1:
-    config.mesh.param_sharding, config.mesh.rules = "logical", (("seed", "data"),)
-  workload = get_workload(config.workload)
-  updates = workload.num_train_steps(config, workload.make_data(config, parallel.make_mesh(config.mesh)).spec)
-  config.train.steps_per_dispatch = config.train.log_every_steps = updates
 
 
 def time_ppo(config, num_seeds: int, devices: int) -> dict:

@@ -158,8 +158,11 @@ def collect_rollout(agent, key, *, config, spec):
   def step(carry, step_key):
     env_state, obs, episode_return, last_return, discounted = carry
     act_key, env_key = jax.random.split(step_key)
-    out, log_std = model.apply({"params": agent["params"]}, normalize_obs(obs, agent["obs_stats"], rl.normalize_obs),
-                               method="actor")
+    inputs = normalize_obs(obs, agent["obs_stats"], rl.normalize_obs)
+    if rl.values_in_rollout:
+      (out, log_std), value = model.apply({"params": agent["params"]}, inputs)
+    else:
+      out, log_std = model.apply({"params": agent["params"]}, inputs, method="actor")
     action, logp = sample_action(act_key, out, log_std, spec.continuous)
     next_obs, env_state, reward, terminated, truncated, info = jax.vmap(env.step, (0, 0, 0, None))(
         jax.random.split(env_key, num_envs), env_state, env_action(action, spec), env_params)
@@ -169,32 +172,45 @@ def collect_rollout(agent, key, *, config, spec):
     discounted = discounted * rl.gamma + reward
     transition = {"obs": obs, "action": action, "logp": logp, "reward": reward, "terminated": terminated,
                   "truncated": truncated, "final_obs": info["final_observation"], "discounted": discounted}
+    if rl.values_in_rollout:
+      transition["value"] = value
     carry = (env_state, next_obs, jnp.where(done, 0.0, episode_return), last_return,
              jnp.where(done, 0.0, discounted))
     return carry, transition
 
   carry = (agent["env_state"], agent["obs"], agent["episode_return"], agent["last_return"], agent["discounted"])
-  carry, rollout = jax.lax.scan(step, carry, jax.random.split(key, rl.num_steps))
+  carry, rollout = jax.lax.scan(step, carry, jax.random.split(key, rl.num_steps), unroll=rl.rollout_unroll)
   env_state, obs, episode_return, last_return, discounted = carry
   agent = {**agent, "env_state": env_state, "obs": obs, "episode_return": episode_return,
            "last_return": last_return, "discounted": discounted}
   return agent, rollout
 
 
+def _critic_values(agent, obs_NxO, *, config, spec):
+  """The critic's values of a batch of observations (zeros without a value baseline)."""
+  if not config.rl.value_baseline:
+    return jnp.zeros(obs_NxO.shape[:1])
+  obs_NxO = normalize_obs(obs_NxO, agent["obs_stats"], config.rl.normalize_obs)
+  return agent_model(config, spec).apply({"params": agent["params"]}, obs_NxO, method="critic")
+
+
 def _rollout_targets(agent, rollout, *, config, spec):
-  """Values of the whole rollout in one critic call, then advantages and value targets."""
-  model, rl = agent_model(config, spec), config.rl
+  """Values of the whole rollout in one critic call (or its observations' from the rollout, with
+  `rl.values_in_rollout`), then advantages and value targets."""
+  rl = config.rl
   t, e = rollout["reward"].shape
   flat = lambda x: x.reshape((-1,) + x.shape[2:])
-  every_obs = jnp.concatenate([flat(rollout["obs"]), agent["obs"], flat(rollout["final_obs"])])
-  every_obs = normalize_obs(every_obs, agent["obs_stats"], rl.normalize_obs)
-  if rl.value_baseline:
-    values = model.apply({"params": agent["params"]}, every_obs, method="critic")
+  if rl.values_in_rollout:
+    rest = _critic_values(agent, jnp.concatenate([agent["obs"], flat(rollout["final_obs"])]), config=config, spec=spec)
+    values_TxE = rollout["value"] if rl.value_baseline else jnp.zeros((t, e))
+    following = jnp.concatenate([values_TxE[1:], rest[None, :e]])
+    final = rest[e:].reshape(t, e)
   else:
-    values = jnp.zeros(every_obs.shape[:1])
-  values_TxE = values[:t * e].reshape(t, e)
-  following = values[e:(t + 1) * e].reshape(t, e)        # V(obs_{t+1}), bootstrapping at the rollout's end.
-  final = values[(t + 1) * e:].reshape(t, e)               # V(final observation of step t).
+    every_obs = jnp.concatenate([flat(rollout["obs"]), agent["obs"], flat(rollout["final_obs"])])
+    values = _critic_values(agent, every_obs, config=config, spec=spec)
+    values_TxE = values[:t * e].reshape(t, e)
+    following = values[e:(t + 1) * e].reshape(t, e)        # V(obs_{t+1}), bootstrapping at the rollout's end.
+    final = values[(t + 1) * e:].reshape(t, e)               # V(final observation of step t).
   next_values = jnp.where(rollout["truncated"], final, following)
   rewards = rollout["reward"]
   if rl.scale_rewards:
@@ -203,6 +219,50 @@ def _rollout_targets(agent, rollout, *, config, spec):
   advantages, targets = gae_advantages(rewards, values_TxE, next_values, rollout["terminated"],
                                        rollout["truncated"], rl.gamma, lam)
   return values_TxE, advantages, targets
+
+
+def update_data(agent, old, rollout, *, config, spec):
+  """The rollout as one flat batch of transitions with their values, advantages and targets;
+  observations normalised by the statistics the rollout was collected under (`old`)."""
+  rl = config.rl
+  values, advantages, targets = _rollout_targets(agent, rollout, config=config, spec=spec)
+  n = values.size
+  flat = lambda x: x.reshape((n,) + x.shape[2:])
+  return {"obs": normalize_obs(flat(rollout["obs"]), old["obs_stats"], rl.normalize_obs),
+          "action": flat(rollout["action"]), "logp": flat(rollout["logp"]), "value": flat(values),
+          "advantage": flat(advantages), "target": flat(targets)}
+
+
+def train_epochs(params, opt_state, data, shuffle_key, *, config, spec):
+  """`rl.update_epochs` passes over `data`, each in `rl.num_minibatches` shuffled minibatches.
+  Returns (params, opt_state, loss terms [epochs, minibatches])."""
+  rl = config.rl
+  n = data["action"].shape[0]
+
+  to_minibatches = lambda x: x.reshape((rl.num_minibatches, -1) + x.shape[1:])
+
+  def minibatch(carry, batch):
+    params, opt_state = carry
+    params, opt_state, terms = minibatch_update(params, opt_state, batch, config=config, spec=spec)
+    return (params, opt_state), terms
+
+  def epoch(carry, epoch_key):
+    # One shuffle per epoch, then the scan slices consecutive minibatches (no gather per minibatch).
+    order = jax.random.permutation(epoch_key, n)
+    shuffled = jax.tree.map(lambda x: to_minibatches(x[order]), data)
+    return jax.lax.scan(minibatch, carry, shuffled, unroll=rl.epoch_unroll)
+
+  def shuffled_epoch(carry, shuffled):
+    return jax.lax.scan(minibatch, carry, shuffled, unroll=rl.epoch_unroll)
+
+  epoch_keys = jax.random.split(shuffle_key, rl.update_epochs)
+  if rl.fused_shuffle:   # Every epoch's permutation (the same ones) in one batched sort and one gather.
+    orders = jax.vmap(lambda k: jax.random.permutation(k, n))(epoch_keys)
+    shuffled = jax.tree.map(lambda x: jax.vmap(to_minibatches)(x[orders]), data)
+    (params, opt_state), terms = jax.lax.scan(shuffled_epoch, (params, opt_state), shuffled)
+  else:
+    (params, opt_state), terms = jax.lax.scan(epoch, (params, opt_state), epoch_keys)
+  return params, opt_state, terms
 
 
 def update_agent(agent, *, config, spec):
@@ -214,30 +274,12 @@ def update_agent(agent, *, config, spec):
   if rl.scale_rewards:   # Statistics of the discounted return, then rewards divided by its std.
     return_stats = update_running_stats(agent["return_stats"], rollout["discounted"].reshape(-1, 1))
     agent = {**agent, "return_stats": return_stats}
-  values, advantages, targets = _rollout_targets(agent, rollout, config=config, spec=spec)
-  n = values.size
-  flat = lambda x: x.reshape((n,) + x.shape[2:])
-  data = {"obs": normalize_obs(flat(rollout["obs"]), old["obs_stats"], rl.normalize_obs),
-          "action": flat(rollout["action"]), "logp": flat(rollout["logp"]), "value": flat(values),
-          "advantage": flat(advantages), "target": flat(targets)}
-
-  def epoch(carry, epoch_key):
-    # One shuffle per epoch, then the scan slices consecutive minibatches (no gather per minibatch).
-    order = jax.random.permutation(epoch_key, n)
-    shuffled = jax.tree.map(lambda x: x[order].reshape((rl.num_minibatches, -1) + x.shape[1:]), data)
-
-    def minibatch(carry, batch):
-      params, opt_state = carry
-      params, opt_state, terms = minibatch_update(params, opt_state, batch, config=config, spec=spec)
-      return (params, opt_state), terms
-
-    return jax.lax.scan(minibatch, carry, shuffled)
-
-  (params, opt_state), terms = jax.lax.scan(epoch, (agent["params"], agent["opt_state"]),
-                                            jax.random.split(shuffle_key, rl.update_epochs))
+  data = update_data(agent, old, rollout, config=config, spec=spec)
+  params, opt_state, terms = train_epochs(agent["params"], agent["opt_state"], data, shuffle_key,
+                                          config=config, spec=spec)
   obs_stats = agent["obs_stats"]
   if rl.normalize_obs:
-    obs_stats = update_running_stats(obs_stats, flat(rollout["obs"]))
+    obs_stats = update_running_stats(obs_stats, rollout["obs"].reshape((-1,) + spec.obs_shape))
   agent = {**agent, "params": params, "opt_state": opt_state, "obs_stats": obs_stats, "rng": key}
   metrics = {k: jnp.mean(x) for k, x in terms.items()}
   metrics["episode_return"] = jnp.mean(agent["last_return"])

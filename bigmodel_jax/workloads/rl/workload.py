@@ -65,6 +65,12 @@ RL_SECTION = dict(
     normalize_obs=(False, v.BOOL),           # Running mean / std of observations.
     scale_rewards=(False, v.BOOL),           # Divide rewards by the running std of the discounted return.
     eval_episodes=(16, v.POSITIVE_INT),      # Episodes per agent at the end and in --mode=eval (--num_episodes).
+    # Speed only (XLA:CPU; measured in WORKSPACE.md's performance notes); results equal up to float rounding.
+    rollout_unroll=(1, v.POSITIVE_INT),      # Rollout steps per trip of its scan (fewer loop trips, bigger code).
+    epoch_unroll=(1, v.POSITIVE_INT),        # Minibatch steps per trip of each epoch's scan.
+    fused_shuffle=(False, v.BOOL),           # Every epoch's shuffle before the first epoch, in one sort and gather.
+    values_in_rollout=(False, v.BOOL),       # Critic beside the actor at each rollout step, not one pass afterwards.
+    vmap_one_agent=(True, v.BOOL),           # False: one agent runs without the vmap's seed axis of size 1.
 )
 
 
@@ -106,9 +112,17 @@ def init_state(rng, device_data, *, config, spec):
   return _logical_axes(jax.lax.map(functools.partial(ppo.init_agent, config=config, spec=spec), seed_keys(config)))
 
 
+def over_agents(fn, config):
+  """`fn` of one agent applied to every agent on the leading seed axis: vmapped, or with one
+  agent and `rl.vmap_one_agent=False`, called on that agent alone (no batch axis of size 1)."""
+  if config.rl.num_seeds == 1 and not config.rl.vmap_one_agent:
+    return lambda *args: jax.tree.map(lambda x: x[None], fn(*jax.tree.map(lambda x: x[0], args)))
+  return jax.vmap(fn)
+
+
 def train_step(state, batch, rng, *, config, spec):
   del batch, rng   # No host data; every agent draws from its own key.
-  return jax.vmap(functools.partial(ppo.update_agent, config=config, spec=spec))(state)
+  return over_agents(functools.partial(ppo.update_agent, config=config, spec=spec), config)(state)
 
 
 # ---------------------------------------------------------------- evaluation
