@@ -14,8 +14,8 @@ embedding (also the output head) and nothing else. The sparsity ramps (cubic) ov
 60% of the 120 steps, masks recomputed every 8 steps; the rest fine-tunes at the final
 sparsity. `--config.prune.sparsity=0` is the dense baseline fine-tuned the same way.
 Hardware: 2-core CPU. Results in WORKSPACE.md ("Compress, explain, protect", the language
-model). Measured 2026-12-03 (2-core CPU, load ~1.8): validation loss 1.8784 at 80% (dense
-fine-tune 1.6935), 1.7080 at 50%, 2.2670 at 90%, 2.6703 at 95%; 30-37 s of training each.
+model). Measured 2026-12-03 (2-core CPU): validation loss 1.8757 at 80% (dense
+fine-tune 1.6935), 1.7077 at 50%, 2.2668 at 90%, 2.6689 at 95%; 50-70 s of training each (load 3.7-8).
 `:tiny` prunes a 1-layer model from scratch for 20 steps (tests).
 """
 from bigmodel_jax.config import sections
@@ -23,8 +23,8 @@ from bigmodel_jax.config.experiment import experiment
 from bigmodel_jax.workloads.lm import workload as lm
 
 # Measured from runs/lm_char_1k (1000 steps, validation loss 1.7067); the dense 120-step fine-tune: 1.6935.
-CLAIM = dict(metric="test.loss", value=1.8784, tolerance=0.02, higher_is_better=False,
-             hardware="2-core CPU", train_minutes=0.54, measured="2026-12-03")
+CLAIM = dict(metric="test.loss", value=1.8757, tolerance=0.02, higher_is_better=False,
+             hardware="2-core CPU", train_minutes=1.2, measured="2026-12-03")
 
 
 def get_config(arg=None):
