@@ -52,8 +52,8 @@ def test_the_launch_tools_import_together_beside_the_launcher():
   import subprocess
   import sys
   from conftest import REPO
-  code = ("from launch import fault_injection, reproduce, results_table, xla_flags\n"
-          "from launch.benchmarks import kmeans_floor, nanogpt, purejaxrl\n"
+  code = ("from launch import fault_injection, reproduce, results_table, sparsity_plot, xla_flags\n"
+          "from launch.benchmarks import kmeans_floor, nanogpt, op_profile, ppo_agents, purejaxrl, variants\n"
           "from launch import main\n")
   result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr.strip().splitlines()[-1:]
